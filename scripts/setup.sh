@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian and npm package hcbridge and its tests need. Idempotent; run as root on Debian 12.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+debs=(
+  build-essential cmake pkg-config ca-certificates
+  libasio-dev libwebsocketpp-dev libssl-dev rapidjson-dev libspdlog-dev libcli11-dev catch2
+  openssl nodejs npm curl netcat-openbsd procps iproute2
+)
+
+missing=()
+for p in "${debs[@]}"; do
+  # nodejs/npm may come from another repository already; accept any installed node.
+  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages for the interop tests (hyco-ws needs an override stub, see tests/interop/package.json).
+if [ ! -d "$here/tests/interop/node_modules/hyco-ws" ] || [ ! -d "$here/tests/interop/node_modules/ws" ]; then
+  (cd "$here/tests/interop" && npm install --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: ok"

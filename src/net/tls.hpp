@@ -1,0 +1,23 @@
+// TLS contexts. Client contexts verify the peer (system store or a CA file) with a hostname check; there is no switch to
+// turn verification off. Server contexts load a certificate chain and key from files.
+#pragma once
+
+#include "hc/result.hpp"
+
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl.hpp>
+
+#include <memory>
+#include <string>
+
+namespace net {
+
+// ca_file empty -> the system trust store. Minimum TLS 1.2.
+hc::Result<std::shared_ptr<asio::ssl::context>> make_client_tls_context(const std::string& ca_file);
+hc::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::string& cert_file,
+                                                                        const std::string& key_file);
+
+// Sets SNI and the hostname (or IP address) check on a client stream before its handshake.
+hc::Result<bool> prepare_client_tls(asio::ssl::stream<asio::ip::tcp::socket>& stream, const std::string& host);
+
+}  // namespace net

@@ -1,0 +1,373 @@
+#include "net/websocket.hpp"
+
+#include "hc/crypto.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace net {
+namespace {
+
+class WsCategory : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "websocket"; }
+  std::string message(int e) const override {
+    switch (static_cast<WsError>(e)) {
+      case WsError::closed: return "peer closed its direction";
+      case WsError::protocol_error: return "WebSocket protocol error";
+      case WsError::message_too_big: return "WebSocket frame too big";
+      case WsError::write_after_close: return "write after close";
+    }
+    return "unknown websocket error";
+  }
+};
+
+constexpr std::size_t kReadBufferSize = 16 * 1024;
+constexpr std::size_t kMaxQueuedControlFrames = 8;
+
+}  // namespace
+
+const std::error_category& ws_category() {
+  static WsCategory category;
+  return category;
+}
+
+WebSocket::WebSocket(std::unique_ptr<Stream> stream, ws::Role role, std::string leftover, Options options)
+    : stream_(std::move(stream)), role_(role), options_(options) {
+  rbuf_.resize(std::max(kReadBufferSize, leftover.size()));
+  std::memcpy(rbuf_.data(), leftover.data(), leftover.size());
+  rend_ = leftover.size();
+  hc::random_bytes(&mask_state_, sizeof mask_state_);
+  mask_state_ |= 1;  // xorshift must not start at zero
+}
+
+WebSocket::~WebSocket() = default;
+
+// ---------------------------------------------------------------------------------------------------------- reading
+
+void WebSocket::async_read(asio::mutable_buffer buffer, ReadHandler handler) {
+  if (reading_) {
+    asio::post(stream_->get_executor(), [h = std::move(handler)] { h(asio::error::in_progress, {}); });
+    return;
+  }
+  reading_ = true;
+  user_buffer_ = buffer;
+  read_handler_ = std::move(handler);
+  in_initiation_ = true;
+  read_step();
+  in_initiation_ = false;
+}
+
+void WebSocket::deliver(std::error_code ec, ReadChunk chunk) {
+  reading_ = false;
+  auto h = std::move(read_handler_);
+  read_handler_ = nullptr;
+  if (in_initiation_) {
+    // Completing inside async_read would recurse owner -> read -> owner without bound on buffered frames.
+    asio::post(stream_->get_executor(), [self = shared_from_this(), h = std::move(h), ec, chunk] { h(ec, chunk); });
+  } else {
+    h(ec, chunk);
+  }
+}
+
+void WebSocket::read_step() {
+  for (;;) {
+    if (close_received_) return deliver(WsError::closed, {});
+    if (aborted_) return deliver(asio::error::operation_aborted, {});
+
+    if (!have_header_) {
+      ws::FrameHeader h;
+      const auto r = ws::parse_frame_header(rbuf_.data() + rbegin_, rend_ - rbegin_, role_,
+                                            options_.max_frame_payload, h);
+      if (r.status == ws::ParseStatus::need_more) return read_more_into_buffer();
+      if (r.status == ws::ParseStatus::bad) {
+        const bool too_big = h.payload_size > options_.max_frame_payload && !ws::is_control(h.opcode);
+        return fail(too_big ? 1009 : 1002, r.error ? r.error : "bad frame",
+                    too_big ? WsError::message_too_big : WsError::protocol_error);
+      }
+      if (ws::is_control(h.opcode)) {
+        // Control payloads are tiny (<= 125): wait until the whole frame is buffered, then handle it here.
+        if (rend_ - rbegin_ < r.header_size + h.payload_size) return read_more_into_buffer();
+        rbegin_ += r.header_size;
+        header_ = h;
+        if (!handle_control_frame()) return;
+        continue;
+      }
+      if (h.opcode == ws::Opcode::continuation) {
+        if (!in_message_) return fail(1002, "continuation frame outside a message", WsError::protocol_error);
+      } else {
+        if (in_message_) return fail(1002, "new message inside a fragmented message", WsError::protocol_error);
+        in_message_ = true;
+        message_opcode_ = h.opcode;
+      }
+      rbegin_ += r.header_size;
+      header_ = h;
+      have_header_ = true;
+      payload_left_ = h.payload_size;
+      payload_offset_ = 0;
+      if (payload_left_ == 0) {
+        have_header_ = false;
+        if (h.fin) {
+          in_message_ = false;
+          return deliver({}, ReadChunk{0, message_opcode_, true});
+        }
+        continue;
+      }
+    }
+
+    // Inside a data frame's payload.
+    const std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(payload_left_, user_buffer_.size()));
+    if (want == 0) return deliver({}, ReadChunk{0, message_opcode_, false});
+    auto* dst = static_cast<uint8_t*>(user_buffer_.data());
+    auto on_payload = [this](uint8_t* data, std::size_t n) {
+      if (header_.masked) ws::apply_mask(data, n, header_.mask, payload_offset_);
+      payload_offset_ += n;
+      payload_left_ -= n;
+      bytes_read_ += n;
+      bool end = false;
+      if (payload_left_ == 0) {
+        have_header_ = false;
+        if (header_.fin) {
+          end = true;
+          in_message_ = false;
+        }
+      }
+      deliver({}, ReadChunk{n, message_opcode_, end});
+    };
+    const std::size_t buffered = rend_ - rbegin_;
+    if (buffered > 0) {
+      const std::size_t n = std::min(want, buffered);
+      std::memcpy(dst, rbuf_.data() + rbegin_, n);
+      rbegin_ += n;
+      return on_payload(dst, n);
+    }
+    // Nothing buffered: read the payload straight into the owner's buffer (no copy).
+    stream_->async_read_some(asio::buffer(dst, want),
+                             [self = shared_from_this(), dst, on_payload](std::error_code ec, std::size_t n) {
+                               if (ec) return self->deliver(self->aborted_ ? asio::error::operation_aborted : ec, {});
+                               on_payload(dst, n);
+                             });
+    return;
+  }
+}
+
+void WebSocket::read_more_into_buffer() {
+  if (rbegin_ > 0) {
+    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
+    rend_ -= rbegin_;
+    rbegin_ = 0;
+  }
+  stream_->async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                           [self = shared_from_this()](std::error_code ec, std::size_t n) {
+                             if (ec) return self->deliver(self->aborted_ ? asio::error::operation_aborted : ec, {});
+                             self->rend_ += n;
+                             self->read_step();
+                           });
+}
+
+bool WebSocket::handle_control_frame() {
+  std::string payload(reinterpret_cast<const char*>(rbuf_.data() + rbegin_), header_.payload_size);
+  rbegin_ += header_.payload_size;
+  if (header_.masked)
+    ws::apply_mask(reinterpret_cast<uint8_t*>(payload.data()), payload.size(), header_.mask, 0);
+  switch (header_.opcode) {
+    case ws::Opcode::ping:
+      send_pong(payload);
+      return true;
+    case ws::Opcode::pong:
+      if (on_pong_) on_pong_();
+      return true;
+    case ws::Opcode::close: {
+      const auto close = ws::parse_close_payload(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+      if (!close.valid) {
+        fail(1002, "invalid close frame", WsError::protocol_error);
+        return false;
+      }
+      close_received_ = true;
+      close_code_ = close.code;
+      close_reason_ = close.reason;
+      deliver(WsError::closed, {});
+      maybe_finish();
+      return false;
+    }
+    default:
+      fail(1002, "unknown control frame", WsError::protocol_error);
+      return false;
+  }
+}
+
+void WebSocket::fail(uint16_t code, const char* why, WsError error) {
+  // Tell the peer why (best effort), then drop the connection once that frame is out or failed.
+  if (!close_queued_ && !aborted_) {
+    close_queued_ = true;
+    OutFrame f;
+    f.owned = ws::build_close_payload(code, why);
+    f.is_close = true;
+    f.handler = [self = shared_from_this()](std::error_code) { self->abort(); };
+    enqueue(std::move(f), false);
+  } else {
+    abort();
+  }
+  deliver(error, {});
+}
+
+// ---------------------------------------------------------------------------------------------------------- writing
+
+void WebSocket::make_mask(uint8_t out[4]) {
+  // xorshift64*, seeded from the CSPRNG: unpredictable to the peer, and cheap enough for every frame.
+  mask_state_ ^= mask_state_ >> 12;
+  mask_state_ ^= mask_state_ << 25;
+  mask_state_ ^= mask_state_ >> 27;
+  const uint64_t v = mask_state_ * 0x2545F4914F6CDD1Dull;
+  std::memcpy(out, &v, 4);
+}
+
+void WebSocket::async_write(asio::mutable_buffer payload, ws::Opcode opcode, bool fin, WriteHandler handler) {
+  if (aborted_ || close_queued_) {
+    const std::error_code ec = aborted_ ? std::error_code(asio::error::operation_aborted)
+                                        : make_error_code(WsError::write_after_close);
+    asio::post(stream_->get_executor(), [h = std::move(handler), ec] { h(ec); });
+    return;
+  }
+  const ws::Opcode op = sent_unfinished_message_ ? ws::Opcode::continuation : opcode;
+  sent_unfinished_message_ = !fin;
+  OutFrame f;
+  uint8_t mask[4];
+  const bool masked = role_ == ws::Role::client;
+  if (masked) {
+    make_mask(mask);
+    ws::apply_mask(static_cast<uint8_t*>(payload.data()), payload.size(), {mask[0], mask[1], mask[2], mask[3]}, 0);
+  }
+  f.header_size = ws::encode_frame_header(f.header.data(), fin, op, payload.size(), masked ? mask : nullptr);
+  f.payload = payload;
+  f.handler = std::move(handler);
+  enqueue(std::move(f), false);
+}
+
+void WebSocket::async_write_text(std::string message, WriteHandler handler) {
+  if (aborted_ || close_queued_ || sent_unfinished_message_) {
+    const std::error_code ec = aborted_ ? std::error_code(asio::error::operation_aborted)
+                                        : make_error_code(WsError::write_after_close);
+    asio::post(stream_->get_executor(), [h = std::move(handler), ec] { h(ec); });
+    return;
+  }
+  OutFrame f;
+  f.owned = std::move(message);
+  f.handler = std::move(handler);
+  enqueue(std::move(f), false);
+}
+
+void WebSocket::send_close(uint16_t code, std::string_view reason) {
+  if (close_queued_ || aborted_) return;
+  close_queued_ = true;
+  OutFrame f;
+  // 1005 means "no status code": forward it as an empty close body, never as a code on the wire.
+  if (code != 1005) f.owned = ws::build_close_payload(code, reason);
+  f.is_close = true;
+  // Queued behind data frames already accepted, so nothing written before the close is lost.
+  enqueue(std::move(f), false);
+}
+
+void WebSocket::send_ping(std::string_view payload) {
+  if (close_written_ || aborted_ || control_queue_.size() >= kMaxQueuedControlFrames) return;
+  OutFrame f;
+  f.owned = std::string(payload.substr(0, 125));
+  f.header[0] = static_cast<uint8_t>(ws::Opcode::ping);  // marks the opcode until encoded in enqueue()
+  enqueue(std::move(f), true);
+}
+
+void WebSocket::send_pong(std::string_view payload) {
+  // A peer flooding pings while we cannot write must not grow our queue: extra pongs are dropped (RFC 6455 allows
+  // answering only the most recent ping).
+  if (close_written_ || aborted_ || control_queue_.size() >= kMaxQueuedControlFrames) return;
+  OutFrame f;
+  f.owned = std::string(payload.substr(0, 125));
+  f.header[0] = static_cast<uint8_t>(ws::Opcode::pong);
+  enqueue(std::move(f), true);
+}
+
+void WebSocket::enqueue(OutFrame frame, bool control) {
+  if (!frame.owned.empty() || frame.is_close || control || frame.payload.size() == 0) {
+    // Frames that own their payload: text messages, close, ping, pong. Encode their header now.
+    if (frame.header_size == 0) {
+      ws::Opcode op = ws::Opcode::text;
+      if (frame.is_close) op = ws::Opcode::close;
+      else if (control) op = static_cast<ws::Opcode>(frame.header[0]);
+      const bool masked = role_ == ws::Role::client;
+      uint8_t mask[4];
+      if (masked) {
+        make_mask(mask);
+        ws::apply_mask(reinterpret_cast<uint8_t*>(frame.owned.data()), frame.owned.size(),
+                       {mask[0], mask[1], mask[2], mask[3]}, 0);
+      }
+      frame.header_size =
+          ws::encode_frame_header(frame.header.data(), true, op, frame.owned.size(), masked ? mask : nullptr);
+    }
+  }
+  (control ? control_queue_ : data_queue_).push_back(std::move(frame));
+  write_next();
+}
+
+void WebSocket::write_next() {
+  if (writing_ || aborted_) return;
+  std::deque<OutFrame>* q = !control_queue_.empty() ? &control_queue_ : (!data_queue_.empty() ? &data_queue_ : nullptr);
+  if (q == nullptr) return;
+  // The frame lives in a shared_ptr for the duration of the write so its header and owned payload stay put.
+  auto frame = std::make_shared<OutFrame>(std::move(q->front()));
+  q->pop_front();
+  writing_ = true;
+  const asio::const_buffer payload = frame->owned.empty() ? frame->payload : asio::buffer(frame->owned);
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(frame->header.data(), frame->header_size), payload};
+  stream_->async_write(buffers, [self = shared_from_this(), frame](std::error_code ec, std::size_t) {
+    self->writing_ = false;
+    if (!ec) {
+      self->bytes_written_ += frame->owned.empty() ? frame->payload.size() : 0;
+      if (frame->is_close) self->close_written_ = true;
+    }
+    if (frame->handler) frame->handler(ec);
+    if (ec) {
+      self->abort();
+      return;
+    }
+    if (frame->is_close) self->maybe_finish();
+    self->write_next();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------- ending
+
+void WebSocket::abort() {
+  if (aborted_) return;
+  aborted_ = true;
+  stream_->close();
+  // Frames that never reached the socket still owe their handlers an answer.
+  for (auto* q : {&control_queue_, &data_queue_}) {
+    for (auto& f : *q) {
+      if (f.handler) asio::post(stream_->get_executor(), [h = std::move(f.handler)] { h(asio::error::operation_aborted); });
+    }
+    q->clear();
+  }
+  finish();
+}
+
+void WebSocket::maybe_finish() {
+  if (finished_ || aborted_ || !close_written_ || !close_received_) return;
+  // Both directions are closed: nothing more will be sent or read, so the TCP connection can go. (TLS close_notify
+  // is skipped on purpose: the WebSocket close handshake already proved nothing was truncated, and waiting for the
+  // peer's close_notify is how websocketpp stalls for seconds.)
+  stream_->shutdown_send();
+  aborted_ = true;  // no further I/O on this socket
+  stream_->close();
+  finish();
+}
+
+void WebSocket::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (on_finished_) {
+    asio::post(stream_->get_executor(), [cb = std::move(on_finished_)] { cb(); });
+  }
+  on_pong_ = nullptr;
+}
+
+}  // namespace net

@@ -1,0 +1,150 @@
+// One RFC 6455 connection over a Stream, after the HTTP upgrade. Built for relaying bytes:
+//  - nothing is read unless the owner asks (async_read), so a slow consumer slows the peer: backpressure for free;
+//  - payload is delivered in chunks straight into the owner's buffer, without assembling messages;
+//  - a received close frame ends only the peer's direction; we answer it only when the owner calls send_close(),
+//    which is what half-close needs (websocketpp answers at once, hence this class);
+//  - pings are answered here; pongs are reported to the owner (keep-alive liveness).
+// Single-threaded: every call must be made on the connection's executor.
+#pragma once
+
+#include "net/stream.hpp"
+#include "net/ws_frame.hpp"
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace net {
+
+enum class WsError {
+  closed = 1,        // the peer sent a close frame: its direction is finished (see close_code())
+  protocol_error,    // the peer broke RFC 6455; the connection was failed
+  message_too_big,   // a frame or message exceeded our limit
+  write_after_close, // the owner wrote after send_close()
+};
+const std::error_category& ws_category();
+inline std::error_code make_error_code(WsError e) { return {static_cast<int>(e), ws_category()}; }
+
+struct ReadChunk {
+  std::size_t size = 0;
+  ws::Opcode opcode = ws::Opcode::binary;  // text or binary: the opcode of the message this chunk belongs to
+  bool message_end = false;                // this chunk ends the message
+};
+
+class WebSocket : public std::enable_shared_from_this<WebSocket> {
+ public:
+  using ReadHandler = std::function<void(std::error_code, ReadChunk)>;
+  using WriteHandler = std::function<void(std::error_code)>;
+
+  struct Options {
+    uint64_t max_frame_payload = 64ull << 20;  // larger frames fail the connection with 1009
+  };
+
+  // `leftover` holds bytes that arrived after the HTTP head; they are the start of the frame stream.
+  WebSocket(std::unique_ptr<Stream> stream, ws::Role role, std::string leftover, Options options);
+  WebSocket(std::unique_ptr<Stream> stream, ws::Role role, std::string leftover)
+      : WebSocket(std::move(stream), role, std::move(leftover), Options{}) {}
+  ~WebSocket();
+
+  // Reads the next chunk of data-message payload into `buffer`. One read at a time.
+  void async_read(asio::mutable_buffer buffer, ReadHandler handler);
+
+  // Sends one data frame. In the client role the payload is masked IN PLACE: the caller's bytes are clobbered, which
+  // saves a copy on the hot path. The buffer must stay alive until the handler runs. Continuation opcodes are chosen
+  // here: after a frame with fin=false, the next frame is sent as a continuation whatever `opcode` says.
+  void async_write(asio::mutable_buffer payload, ws::Opcode opcode, bool fin, WriteHandler handler);
+  // Sends a whole text message from an owned string (control-channel JSON).
+  void async_write_text(std::string message, WriteHandler handler);
+
+  // Ends our direction with a close frame. Further writes fail; reading continues until the peer's close.
+  void send_close(uint16_t code, std::string_view reason);
+  void send_ping(std::string_view payload = {});
+  void send_pong(std::string_view payload = {});
+
+  // Drops the TCP connection at once, without a close frame (an abort). Pending handlers get operation_aborted.
+  void abort();
+
+  void set_pong_handler(std::function<void()> handler) { on_pong_ = std::move(handler); }
+  // Called once when the connection is fully finished (both closes exchanged and the socket shut, or aborted).
+  void set_finished_handler(std::function<void()> handler) { on_finished_ = std::move(handler); }
+
+  bool close_sent() const { return close_queued_; }
+  bool close_received() const { return close_received_; }
+  uint16_t close_code() const { return close_code_; }
+  const std::string& close_reason() const { return close_reason_; }
+  bool is_open() const { return !aborted_; }
+  ws::Role role() const { return role_; }
+  Stream& stream() { return *stream_; }
+  uint64_t bytes_read() const { return bytes_read_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+
+ private:
+  struct OutFrame {
+    std::array<uint8_t, ws::kMaxFrameHeaderSize> header{};
+    std::size_t header_size = 0;
+    asio::const_buffer payload;
+    std::string owned;  // control frames and text messages own their payload
+    WriteHandler handler;
+    bool is_close = false;
+  };
+
+  void read_step();
+  void read_more_into_buffer();
+  void deliver(std::error_code ec, ReadChunk chunk);
+  bool handle_control_frame();
+  void fail(uint16_t code, const char* why, WsError error);
+  void enqueue(OutFrame frame, bool control);
+  void write_next();
+  void make_mask(uint8_t out[4]);
+  void maybe_finish();
+  void finish();
+
+  std::unique_ptr<Stream> stream_;
+  ws::Role role_;
+  Options options_;
+
+  // Read side.
+  std::vector<uint8_t> rbuf_;
+  std::size_t rbegin_ = 0, rend_ = 0;
+  bool have_header_ = false;
+  ws::FrameHeader header_{};
+  uint64_t payload_left_ = 0;
+  uint64_t payload_offset_ = 0;
+  bool in_message_ = false;
+  ws::Opcode message_opcode_ = ws::Opcode::binary;
+  asio::mutable_buffer user_buffer_;
+  ReadHandler read_handler_;
+  bool reading_ = false;
+  bool in_initiation_ = false;
+
+  // Write side.
+  std::deque<OutFrame> control_queue_;
+  std::deque<OutFrame> data_queue_;
+  bool writing_ = false;
+  bool sent_unfinished_message_ = false;
+  bool close_queued_ = false;
+  bool close_written_ = false;
+  uint64_t mask_state_ = 0;
+
+  bool close_received_ = false;
+  uint16_t close_code_ = 1005;
+  std::string close_reason_;
+  bool aborted_ = false;
+  bool finished_ = false;
+  uint64_t bytes_read_ = 0, bytes_written_ = 0;
+
+  std::function<void()> on_pong_;
+  std::function<void()> on_finished_;
+};
+
+}  // namespace net
+
+namespace std {
+template <>
+struct is_error_code_enum<net::WsError> : true_type {};
+}  // namespace std

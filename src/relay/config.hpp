@@ -1,0 +1,23 @@
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace relay {
+
+struct RelayConfig {
+  asio::ip::tcp::endpoint endpoint{asio::ip::make_address("127.0.0.1"), 0};
+  std::string tls_cert, tls_key;                          // both empty: plain ws://
+  std::map<std::string, std::string, std::less<>> keys;   // SAS rule name -> key
+  bool no_auth = false;
+  std::size_t max_listeners_per_hc = 25;
+  std::chrono::milliseconds handshake_timeout{10000};     // TLS + HTTP head of a new connection
+  std::chrono::milliseconds accept_timeout{30000};        // how long a sender waits for its listener to dial
+};
+
+}  // namespace relay

@@ -1,0 +1,49 @@
+// A listener's control channel on the relay: carries `accept` notifications to the listener, takes `renewToken`, and
+// closes with 1008 when the listener's token runs out without renewal.
+#pragma once
+
+#include "hc/control_message.hpp"
+#include "hc/sas.hpp"
+#include "net/websocket.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace relay {
+
+class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
+ public:
+  using Verifier = std::function<hc::SasCheck(const std::string& token)>;
+
+  ControlChannel(std::shared_ptr<net::WebSocket> ws, std::string hc, std::string id, std::string accept_authority,
+                 int64_t token_expiry, Verifier verifier);
+
+  void start(std::function<void(ControlChannel&)> on_closed);
+  void send_accept(const hc::AcceptMessage& message);
+  void close(uint16_t code, const std::string& reason);
+
+  const std::string& hc() const { return hc_; }
+  const std::string& id() const { return id_; }
+  // host:port the listener used to reach us: rendezvous addresses point there, so the listener can always dial them.
+  const std::string& accept_authority() const { return accept_authority_; }
+  bool tls() const { return ws_->stream().is_tls(); }
+
+ private:
+  void read_next();
+  void on_message(const std::string& text);
+  void arm_expiry(int64_t expiry);
+  void ended();
+
+  std::shared_ptr<net::WebSocket> ws_;
+  std::string hc_, id_, accept_authority_;
+  Verifier verifier_;
+  asio::steady_timer expiry_timer_;
+  std::string message_;
+  std::vector<uint8_t> chunk_;
+  std::function<void(ControlChannel&)> on_closed_;
+  int64_t initial_expiry_;
+  bool ended_ = false;
+};
+
+}  // namespace relay

@@ -1,0 +1,68 @@
+// hcrelay: a local Hybrid Connections relay. It accepts listener control channels, senders and rendezvous dials on
+// one port, pairs them as the Azure service does, and splices the pairs (reference section 7).
+#pragma once
+
+#include "net/ws_server.hpp"
+#include "relay/config.hpp"
+#include "relay/control_channel.hpp"
+#include "relay/relay_tunnel.hpp"
+#include "relay/routing.hpp"
+
+#include <asio/ssl.hpp>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace relay {
+
+class RelayServer {
+ public:
+  RelayServer(asio::io_context& io, RelayConfig config);
+  ~RelayServer();
+
+  // Binds and starts accepting. Errors name the address and the reason.
+  hc::Result<asio::ip::tcp::endpoint> start();
+  // Stops accepting, closes control channels (1001) and tunnels, refuses waiting senders. Safe to call twice.
+  void stop();
+  bool tls() const { return tls_ != nullptr; }
+
+  // Counters for tests and logs.
+  std::size_t listener_count() const;
+  std::size_t tunnel_count() const { return tunnels_.size(); }
+  bool idle() const { return listeners_.empty() && tunnels_.empty() && pending_.empty(); }
+
+ private:
+  struct PendingSender {
+    net::IncomingRequestPtr request;
+    std::shared_ptr<asio::steady_timer> timer;
+    std::string hc;
+  };
+
+  void do_accept();
+  void on_request(std::error_code ec, const net::IncomingRequestPtr& request, const std::string& problem);
+  void handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, int64_t expiry);
+  void handle_connect(const net::IncomingRequestPtr& request, const HcRequest& hcr);
+  void handle_accept(const net::IncomingRequestPtr& request, const HcRequest& hcr);
+  void reject(const net::IncomingRequestPtr& request, int status, const std::string& reason);
+  hc::SasCheck check_token(const net::IncomingRequestPtr& request, const HcRequest& hcr, const std::string& ns_host,
+                           const std::string& hc_path) const;
+  std::string next_conn_id();
+
+  asio::io_context& io_;
+  RelayConfig config_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  asio::ip::tcp::acceptor acceptor_;
+  bool stopped_ = false;
+  uint64_t conn_counter_ = 0;
+  std::mt19937_64 rng_;
+
+  std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;  // by hc_key()
+  std::map<std::string, PendingSender> pending_;                                    // by rendezvous id
+  std::set<std::shared_ptr<RelayTunnel>> tunnels_;
+};
+
+}  // namespace relay

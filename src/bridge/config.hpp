@@ -1,0 +1,122 @@
+// The daemon's configuration model. It mirrors the config file (docs/configuration.md) and the CLI; both are parsed
+// into this one shape, validated once, and the runtime reads only this.
+#pragma once
+
+#include "hc/result.hpp"
+#include "hc/url.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bridge {
+
+using Seconds = std::chrono::duration<double>;
+
+// Where the relay is and how to authenticate. Any field may be empty; a forward's own settings override the global ones.
+struct RelaySettings {
+  std::string endpoint;          // sb://ns.servicebus.windows.net/, wss://host[:port]/ or ws://host[:port]/
+  std::string key_name;          // SAS rule name
+  std::string key;               // SAS key text (secret)
+  std::string key_file;          // file holding the key (first line); preferred over `key` in config files
+  std::string sas;               // pre-issued token (secret); cannot be renewed
+  std::string ca_file;           // PEM bundle to verify the relay instead of the system store
+  bool no_auth = false;          // send without a token (HC with client authorization disabled; senders only)
+  std::string entity_path;       // EntityPath of the connection string these settings came from ("" = none); checked
+                                 // against the forward's hc by validate_config, not used at run time
+};
+
+// Local forward (sender side): accept TCP on these addresses, open a sender WebSocket per client.
+struct LocalBinding {
+  std::string bind_host = "127.0.0.1";  // loopback unless told otherwise
+  uint16_t port = 0;
+  std::string port_name;                // sent in the azbridge preamble; default: the port number as text
+};
+
+struct LocalForward {
+  std::string hc;                       // hybrid connection name
+  std::vector<LocalBinding> bindings;
+  bool raw = false;                     // no azbridge preamble
+  std::optional<RelaySettings> relay;   // per-forward override
+  std::optional<std::size_t> max_connections;
+  std::optional<Seconds> idle_timeout;
+  std::string origin;                   // for messages: "-L '8080:web'" or "FILE:LINE: local_forward[0]"
+};
+
+// Remote forward (listener side): a control channel per HC; each accepted stream goes to the target its port name picks.
+struct RemoteTarget {
+  std::string port_name;                // default: the port number as text
+  std::string host = "localhost";
+  uint16_t port = 0;
+};
+
+struct RemoteForward {
+  std::string hc;
+  std::vector<RemoteTarget> targets;
+  bool raw = false;                     // no preamble; only one target allowed
+  std::optional<RelaySettings> relay;
+  std::optional<std::size_t> max_connections;
+  std::optional<Seconds> idle_timeout;
+  std::string origin;                   // "-T '...'", "-R '...'" or "FILE:LINE: remote_forward[0]"
+};
+
+struct Config {
+  RelaySettings relay;
+  std::vector<LocalForward> local_forwards;
+  std::vector<RemoteForward> remote_forwards;
+
+  Seconds token_ttl{3600};              // lifetime of tokens we issue from the key
+  Seconds keepalive{30};                // control-channel ping interval; a dead channel is noticed within two
+  Seconds connect_timeout{20};          // relay connect + TLS + upgrade, and target connects
+  Seconds preamble_timeout{30};         // how long a listener waits for the azbridge preamble
+  Seconds backoff_initial{1};           // first reconnect delay cap (full jitter below it)
+  Seconds backoff_max{30};              // reconnect delay cap
+  Seconds grace_period{10};             // SIGTERM: how long open tunnels may drain
+  Seconds idle_timeout{0};              // per tunnel, 0 = off
+  std::size_t max_connections = 1024;   // per forward, concurrent tunnels
+
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string admin_bind;               // ADDR:PORT of the admin endpoint, "" = off
+
+  std::string source_file;              // the config file it came from, if any (for reload)
+};
+
+// The default relay when none is configured: a local hcrelay on its default port.
+constexpr const char* kDefaultEndpoint = "ws://127.0.0.1:9350/";
+
+// The relay settings a forward uses: its own fields where set, else the global ones.
+RelaySettings effective_relay(const Config& config, const std::optional<RelaySettings>& forward_override);
+
+// ---- Loading and validation helpers (config.cpp) ----
+
+// Lays `layer` over `base` (used for file < connection string < flags, and for a forward's override):
+//  - endpoint, key_name, ca_file, entity_path: taken from `layer` where non-empty;
+//  - credentials are replaced as a set: a layer with `sas` drops the base's key_name/key/key_file; a layer with any of
+//    key_name/key/key_file drops the base's sas; `key` and `key_file` replace each other; a layer with credentials but
+//    no entity_path drops the base's entity_path;
+//  - a layer with no_auth drops all base credentials; a layer with credentials clears the base's no_auth.
+void merge_relay_settings(RelaySettings& base, const RelaySettings& layer);
+
+// Range check of a duration setting by its config-file key (token_ttl, keepalive, connect_timeout, preamble_timeout,
+// backoff_initial, backoff_max, grace_period, idle_timeout): "" when fine, else e.g.
+// "must be between 1 and 3600 seconds (got 0)".
+std::string check_duration(std::string_view key, double seconds);
+// The same for max_connections (1..1000000).
+std::string check_max_connections(double value);
+constexpr std::size_t kMaxConnectionsLimit = 1000000;
+
+// localhost, *.localhost, 127.0.0.0/8, ::1 (host as in hc::Uri::host, IPv6 without brackets).
+bool is_loopback_host(std::string_view host);
+
+// Checks the whole configuration once, after all sources are merged, and completes it: endpoint defaults to
+// kDefaultEndpoint and is normalised to "scheme://authority/", key files are read into `key`, empty port names become
+// the port number, "*" binds become "0.0.0.0". Errors are single clear sentences that never contain a secret;
+// non-fatal findings are appended to `warnings`.
+hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warnings);
+
+}  // namespace bridge

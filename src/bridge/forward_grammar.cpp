@@ -1,0 +1,360 @@
+#include "bridge/forward_grammar.hpp"
+
+#include "hc/preamble.hpp"
+#include "hc/url.hpp"
+
+#include <arpa/inet.h>
+
+#include <string>
+
+namespace bridge {
+
+namespace {
+
+constexpr std::size_t kQuoteMax = 120;
+constexpr std::size_t kMaxHcName = 260;
+constexpr std::size_t kMaxHostName = 253;
+
+constexpr const char* kLocalSyntax =
+    "expected [bind_addr:]port[/port_name]{;more}:hc, e.g. 8080:myhc or 127.0.0.1:8080/web:myhc";
+constexpr const char* kRemoteSyntax =
+    "expected hc:[port_name/][host:]port{;more}, e.g. myhc:80 or myhc:web/localhost:8080";
+constexpr const char* kLegacySyntax = "expected hc:[host:][port_name/]port{;more}, e.g. myhc:localhost:web/8080";
+
+std::string q(std::string_view s) { return hc::quote_for_message(s, kQuoteMax); }
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!is_digit(c)) return false;
+  return true;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+bool looks_like_socket_path(std::string_view s) {
+  return starts_with(s, "/") || starts_with(s, "./") || starts_with(s, "../") || starts_with(s, "~") ||
+         starts_with(s, "@");
+}
+
+enum class Side { local, remote };
+
+// The port part of a binding or target. Errors are "what" only (the caller adds the context).
+hc::Result<uint16_t> parse_port_text(std::string_view text, Side side) {
+  if (text.empty()) return hc::fail("missing port number (expected 1-65535)");
+  if (text.size() > 1 && (text.back() == 'U' || text.back() == 'u') && all_digits(text.substr(0, text.size() - 1)))
+    return hc::fail("UDP port " + q(text) + " is not supported (yet); only TCP forwarding is");
+  if (!all_digits(text))
+    return hc::fail(q(text) + " is not a port number (expected 1-65535; Unix socket " +
+                    (side == Side::local ? "bindings" : "targets") + " are not supported (yet))");
+  unsigned long value = 0;
+  for (char c : text) {
+    value = value * 10 + static_cast<unsigned long>(c - '0');
+    if (value > 65535) break;
+  }
+  if (value == 0 || value > 65535) return hc::fail("port " + q(text) + " is out of range (expected 1-65535)");
+  return static_cast<uint16_t>(value);
+}
+
+struct HostAndPort {
+  bool has_host = false;
+  std::string host;
+  std::string_view port;
+};
+
+// "[host:]port" with IPv6 in brackets. `what` names the host part ("bind address" or "host").
+hc::Result<HostAndPort> split_host_port(std::string_view text, const char* what, bool allow_star) {
+  HostAndPort out;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return hc::fail(std::string("missing ']' after the IPv6 ") + what);
+    const std::string_view host = text.substr(1, close - 1);
+    if (host.empty()) return hc::fail(std::string("empty IPv6 ") + what + " in brackets");
+    if (host.find(':') == std::string_view::npos)
+      return hc::fail("brackets are only for IPv6 addresses (got " + q(std::string("[") + std::string(host) + "]") +
+                      "; write it without brackets)");
+    if (!valid_host(host)) return hc::fail(q(host) + " is not a valid IPv6 address");
+    const std::string_view after = text.substr(close + 1);
+    if (after.empty()) return hc::fail(std::string("missing ':port' after the IPv6 ") + what);
+    if (after.front() != ':')
+      return hc::fail(std::string("expected ':port' after the IPv6 ") + what + ", got " + q(after));
+    out.has_host = true;
+    out.host = std::string(host);
+    out.port = after.substr(1);
+    return out;
+  }
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    out.port = text;
+    return out;
+  }
+  if (text.find(':', colon + 1) != std::string_view::npos)
+    return hc::fail(std::string("too many ':' (an IPv6 ") + what + " must be written in brackets, e.g. [::1]:8080)");
+  const std::string_view host = text.substr(0, colon);
+  if (host.empty()) return hc::fail(std::string("empty ") + what + " before ':'");
+  out.has_host = true;
+  if (allow_star && host == "*") {
+    out.host = "0.0.0.0";
+  } else {
+    if (!valid_host(host))
+      return hc::fail(std::string(what) + " " + q(host) + " is not a valid host name or IP address");
+    out.host = std::string(host);
+  }
+  out.port = text.substr(colon + 1);
+  return out;
+}
+
+hc::Result<std::string> checked_port_name(std::string_view name) {
+  if (!hc::valid_port_name(name))
+    return hc::fail("port name " + q(name) + " is invalid (expected 1-255 characters of A-Z a-z 0-9 . _ - /)");
+  return std::string(name);
+}
+
+// "[bind_addr:]port[/port_name]"; errors are "what" only.
+hc::Result<LocalBinding> local_binding(std::string_view text) {
+  if (text.empty()) return hc::fail("empty binding (expected [bind_addr:]port[/port_name])");
+  if (looks_like_socket_path(text)) return hc::fail("Unix socket bindings are not supported (yet); give a TCP port");
+  const std::size_t slash = text.find('/');
+  const std::string_view addr_port = text.substr(0, slash);
+  LocalBinding b;
+  auto hp = split_host_port(addr_port, "bind address", true);
+  if (!hp) return hc::fail(hp.error());
+  auto port = parse_port_text(hp->port, Side::local);
+  if (!port) return hc::fail(port.error());
+  b.port = port.value();
+  if (hp->has_host) b.bind_host = hp->host;
+  if (slash == std::string_view::npos) {
+    b.port_name = std::to_string(b.port);
+  } else {
+    const std::string_view name = text.substr(slash + 1);
+    if (name.empty()) return hc::fail("empty port name after '/'");
+    auto checked = checked_port_name(name);
+    if (!checked) return hc::fail(checked.error());
+    b.port_name = std::move(checked.value());
+  }
+  return b;
+}
+
+// "[host:]port" after the port name has been split off; fills host and port.
+hc::Result<bool> target_host_port(std::string_view text, RemoteTarget& t) {
+  if (text.empty()) return hc::fail("missing port number (expected 1-65535)");
+  auto hp = split_host_port(text, "host", false);
+  if (!hp) return hc::fail(hp.error());
+  auto port = parse_port_text(hp->port, Side::remote);
+  if (!port) return hc::fail(port.error());
+  t.port = port.value();
+  if (hp->has_host) t.host = hp->host;
+  return true;
+}
+
+// "[port_name/][host:]port"; errors are "what" only.
+hc::Result<RemoteTarget> remote_target(std::string_view text) {
+  if (text.empty()) return hc::fail("empty target (expected [port_name/][host:]port)");
+  if (looks_like_socket_path(text)) return hc::fail("Unix socket targets are not supported (yet); give a TCP port");
+  RemoteTarget t;
+  const std::size_t slash = text.rfind('/');
+  std::string_view rest = text;
+  std::string_view name;
+  if (slash != std::string_view::npos) {
+    name = text.substr(0, slash);
+    rest = text.substr(slash + 1);
+    if (name.empty()) return hc::fail("empty port name before '/'");
+    if (rest.empty()) return hc::fail("missing [host:]port after the port name");
+  }
+  auto ok = target_host_port(rest, t);
+  if (!ok) return hc::fail(ok.error());
+  if (slash == std::string_view::npos) {
+    t.port_name = std::to_string(t.port);
+  } else {
+    auto checked = checked_port_name(name);
+    if (!checked) return hc::fail(checked.error());
+    t.port_name = std::move(checked.value());
+  }
+  return t;
+}
+
+// Legacy "[host:][port_name/]port"; errors are "what" only.
+hc::Result<RemoteTarget> legacy_target(std::string_view text) {
+  if (text.empty()) return hc::fail("empty target (expected [host:][port_name/]port)");
+  if (looks_like_socket_path(text)) return hc::fail("Unix socket targets are not supported (yet); give a TCP port");
+  RemoteTarget t;
+  std::string_view rest = text;
+  if (text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return hc::fail("missing ']' after the IPv6 host");
+    const std::string_view host = text.substr(1, close - 1);
+    if (host.empty()) return hc::fail("empty IPv6 host in brackets");
+    if (host.find(':') == std::string_view::npos)
+      return hc::fail("brackets are only for IPv6 addresses (write the host without brackets)");
+    if (!valid_host(host)) return hc::fail(q(host) + " is not a valid IPv6 address");
+    const std::string_view after = text.substr(close + 1);
+    if (after.empty() || after.front() != ':') return hc::fail("expected ':[port_name/]port' after the IPv6 host");
+    t.host = std::string(host);
+    rest = after.substr(1);
+  } else {
+    const std::size_t colon = text.find(':');
+    if (colon != std::string_view::npos) {
+      const std::string_view host = text.substr(0, colon);
+      rest = text.substr(colon + 1);
+      if (host.empty()) return hc::fail("empty host before ':'");
+      if (rest.find(':') != std::string_view::npos)
+        return hc::fail("too many ':' (an IPv6 host must be written in brackets, e.g. [::1]:80)");
+      if (!valid_host(host)) return hc::fail("host " + q(host) + " is not a valid host name or IP address");
+      t.host = std::string(host);
+    }
+  }
+  if (rest.empty()) return hc::fail("missing port number (expected 1-65535)");
+  const std::size_t slash = rest.rfind('/');
+  std::string_view name;
+  std::string_view port_text = rest;
+  if (slash != std::string_view::npos) {
+    name = rest.substr(0, slash);
+    port_text = rest.substr(slash + 1);
+    if (name.empty()) return hc::fail("empty port name before '/'");
+  }
+  auto port = parse_port_text(port_text, Side::remote);
+  if (!port) return hc::fail(port.error());
+  t.port = port.value();
+  if (slash == std::string_view::npos) {
+    t.port_name = std::to_string(t.port);
+  } else {
+    auto checked = checked_port_name(name);
+    if (!checked) return hc::fail(checked.error());
+    t.port_name = std::move(checked.value());
+  }
+  return t;
+}
+
+std::string hc_error(std::string_view expr, std::string_view name) {
+  return q(expr) + ": hybrid connection name " + q(name) + " is invalid: " + hc_name_problem(name);
+}
+
+template <class Item, class ParseItem>
+hc::Result<std::vector<Item>> split_items(std::string_view expr, std::string_view list, const char* item_word,
+                                          const char* syntax, ParseItem parse_item, std::string_view hint) {
+  std::vector<Item> items;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t semi = list.find(';', start);
+    const std::string_view part =
+        list.substr(start, semi == std::string_view::npos ? std::string_view::npos : semi - start);
+    if (part.empty())
+      return hc::fail(q(expr) + ": empty " + item_word +
+                      (list.find(';') != std::string_view::npos ? " around ';'" : "") + " (" + syntax + ")");
+    auto item = parse_item(part);
+    if (!item) return hc::fail(q(expr) + ": " + item_word + " " + q(part) + ": " + item.error() + std::string(hint));
+    items.push_back(std::move(item.value()));
+    if (semi == std::string_view::npos) break;
+    start = semi + 1;
+  }
+  return items;
+}
+
+template <class Parse>
+hc::Result<RemoteForward> parse_remote_common(std::string_view expr, const char* syntax, Parse parse_item) {
+  if (expr.empty()) return hc::fail(std::string("empty forwarding expression (") + syntax + ")");
+  const std::size_t colon = expr.find(':');
+  if (colon == std::string_view::npos)
+    return hc::fail(q(expr) + ": missing ':' after the hybrid connection name (" + syntax + ")");
+  const std::string_view name = expr.substr(0, colon);
+  if (name.empty()) return hc::fail(q(expr) + ": missing hybrid connection name before the first ':' (" + syntax + ")");
+  if (!valid_hc_name(name)) return hc::fail(hc_error(expr, name));
+  const std::string_view list = expr.substr(colon + 1);
+  if (list.empty()) return hc::fail(q(expr) + ": missing target after the ':' (" + syntax + ")");
+  auto targets = split_items<RemoteTarget>(expr, list, "target", syntax, parse_item, {});
+  if (!targets) return hc::fail(targets.error());
+  RemoteForward f;
+  f.hc = std::string(name);
+  f.targets = std::move(targets.value());
+  return f;
+}
+
+}  // namespace
+
+bool valid_host(std::string_view host) {
+  if (host.empty()) return false;
+  if (host.find(':') != std::string_view::npos) {
+    const std::size_t pct = host.find('%');
+    const std::string addr(host.substr(0, pct));
+    if (pct != std::string_view::npos) {
+      const std::string_view zone = host.substr(pct + 1);
+      if (zone.empty() || zone.size() > 64) return false;
+      for (char c : zone)
+        if (!is_alnum(c) && c != '.' && c != '_' && c != '-') return false;
+    }
+    in6_addr a6{};
+    return inet_pton(AF_INET6, addr.c_str(), &a6) == 1;
+  }
+  if (host.size() > kMaxHostName) return false;
+  if (host.front() == '-' || host.front() == '.') return false;
+  bool digits_and_dots = true;
+  for (char c : host) {
+    if (!is_alnum(c) && c != '.' && c != '-' && c != '_') return false;
+    if (!is_digit(c) && c != '.') digits_and_dots = false;
+  }
+  if (digits_and_dots) {
+    // Looks like an IPv4 literal: it must be one.
+    in_addr a4{};
+    return inet_pton(AF_INET, std::string(host).c_str(), &a4) == 1;
+  }
+  return true;
+}
+
+std::string hc_name_problem(std::string_view name) {
+  if (name.empty()) return "it is empty";
+  if (name.size() > kMaxHcName) return "it is longer than 260 characters";
+  for (char c : name)
+    if (!is_alnum(c) && c != '/' && c != '_' && c != '-' && c != '.')
+      return "it contains " + q(std::string_view(&c, 1)) + " (allowed: A-Z a-z 0-9 . _ - /)";
+  if (name.front() == '/') return "it starts with '/'";
+  if (name.back() == '/') return "it ends with '/'";
+  if (name.find("//") != std::string_view::npos) return "it contains '//'";
+  return {};
+}
+
+bool valid_hc_name(std::string_view name) { return hc_name_problem(name).empty(); }
+
+hc::Result<LocalBinding> parse_local_binding(std::string_view text) {
+  auto b = local_binding(text);
+  if (!b) return hc::fail(q(text) + ": " + b.error());
+  return b;
+}
+
+hc::Result<RemoteTarget> parse_remote_target(std::string_view text) {
+  auto t = remote_target(text);
+  if (!t) return hc::fail(q(text) + ": " + t.error());
+  return t;
+}
+
+hc::Result<LocalForward> parse_local_forward(std::string_view expr) {
+  if (expr.empty()) return hc::fail(std::string("empty forwarding expression (") + kLocalSyntax + ")");
+  const std::size_t colon = expr.rfind(':');
+  if (colon == std::string_view::npos) return hc::fail(q(expr) + ": missing ':hc' at the end (" + kLocalSyntax + ")");
+  const std::string_view name = expr.substr(colon + 1);
+  const std::string_view list = expr.substr(0, colon);
+  if (name.empty())
+    return hc::fail(q(expr) + ": missing hybrid connection name after the last ':' (" + kLocalSyntax + ")");
+  if (!valid_hc_name(name)) return hc::fail(hc_error(expr, name));
+  if (list.empty()) return hc::fail(q(expr) + ": missing port before the ':hc' (" + kLocalSyntax + ")");
+  // "127.0.0.1:8080" or "[::1]:8080" without ":hc" makes the port look like the hc name; say so.
+  const std::string hint = all_digits(name) ? " (is the ':hc' part missing at the end?)" : "";
+  auto bindings = split_items<LocalBinding>(expr, list, "binding", kLocalSyntax, local_binding, hint);
+  if (!bindings) return hc::fail(bindings.error());
+  LocalForward f;
+  f.hc = std::string(name);
+  f.bindings = std::move(bindings.value());
+  return f;
+}
+
+hc::Result<RemoteForward> parse_remote_forward(std::string_view expr) {
+  return parse_remote_common(expr, kRemoteSyntax, remote_target);
+}
+
+hc::Result<RemoteForward> parse_legacy_remote_forward(std::string_view expr) {
+  return parse_remote_common(expr, kLegacySyntax, legacy_target);
+}
+
+}  // namespace bridge

@@ -1,0 +1,379 @@
+#include <catch2/catch.hpp>
+
+#include "bridge/forward_grammar.hpp"
+
+#include <string>
+
+using namespace bridge;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::string local_error(const std::string& expr) {
+  auto r = parse_local_forward(expr);
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
+std::string remote_error(const std::string& expr) {
+  auto r = parse_remote_forward(expr);
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
+std::string legacy_error(const std::string& expr) {
+  auto r = parse_legacy_remote_forward(expr);
+  REQUIRE_FALSE(r.ok());
+  return r.error();
+}
+
+}  // namespace
+
+// ---- -L ----
+
+TEST_CASE("-L port:hc binds loopback with the port number as port name", "[grammar]") {
+  auto r = parse_local_forward("8080:web");
+  REQUIRE(r.ok());
+  CHECK(r->hc == "web");
+  REQUIRE(r->bindings.size() == 1);
+  CHECK(r->bindings[0].bind_host == "127.0.0.1");
+  CHECK(r->bindings[0].port == 8080);
+  CHECK(r->bindings[0].port_name == "8080");
+  CHECK_FALSE(r->raw);
+  CHECK_FALSE(r->relay.has_value());
+}
+
+TEST_CASE("-L with bind address, port name and hc containing '/'", "[grammar]") {
+  auto r = parse_local_forward("10.1.2.3:1433/sql:team/db");
+  REQUIRE(r.ok());
+  CHECK(r->hc == "team/db");
+  CHECK(r->bindings[0].bind_host == "10.1.2.3");
+  CHECK(r->bindings[0].port == 1433);
+  CHECK(r->bindings[0].port_name == "sql");
+
+  auto named = parse_local_forward("localhost:80/http:web");
+  REQUIRE(named.ok());
+  CHECK(named->bindings[0].bind_host == "localhost");
+  CHECK(named->bindings[0].port_name == "http");
+
+  auto port_only_name = parse_local_forward("13389/3389:rdp");
+  REQUIRE(port_only_name.ok());
+  CHECK(port_only_name->bindings[0].bind_host == "127.0.0.1");
+  CHECK(port_only_name->bindings[0].port == 13389);
+  CHECK(port_only_name->bindings[0].port_name == "3389");
+
+  auto slashy = parse_local_forward("8080/a/b:hc");
+  REQUIRE(slashy.ok());
+  CHECK(slashy->bindings[0].port_name == "a/b");
+}
+
+TEST_CASE("-L IPv6 bind addresses in brackets", "[grammar]") {
+  auto r = parse_local_forward("[::1]:8080:web");
+  REQUIRE(r.ok());
+  CHECK(r->bindings[0].bind_host == "::1");
+  CHECK(r->bindings[0].port == 8080);
+  CHECK(r->hc == "web");
+
+  auto all = parse_local_forward("[::]:8080/x:web");
+  REQUIRE(all.ok());
+  CHECK(all->bindings[0].bind_host == "::");
+  CHECK(all->bindings[0].port_name == "x");
+
+  auto full = parse_local_forward("[fe80::1%eth0]:22:ssh");
+  REQUIRE(full.ok());
+  CHECK(full->bindings[0].bind_host == "fe80::1%eth0");
+
+  CHECK(contains(local_error("::1:8080:web"), "brackets"));
+  CHECK(contains(local_error("[::1:8080:web"), "missing ']'"));
+  CHECK(contains(local_error("[]:8080:web"), "empty IPv6"));
+  CHECK(contains(local_error("[127.0.0.1]:8080:web"), "only for IPv6"));
+  CHECK(contains(local_error("[::zz]:8080:web"), "not a valid IPv6 address"));
+  CHECK(contains(local_error("[::1]x8080:web"), "expected ':port'"));
+}
+
+TEST_CASE("-L all-interfaces only when asked", "[grammar]") {
+  auto star = parse_local_forward("*:8080:web");
+  REQUIRE(star.ok());
+  CHECK(star->bindings[0].bind_host == "0.0.0.0");
+  auto zeros = parse_local_forward("0.0.0.0:8080:web");
+  REQUIRE(zeros.ok());
+  CHECK(zeros->bindings[0].bind_host == "0.0.0.0");
+}
+
+TEST_CASE("-L several bindings separated by ';'", "[grammar]") {
+  auto r = parse_local_forward("127.0.0.8:1433/a;127.0.0.9:1433/b;[::1]:1434:relay");
+  REQUIRE(r.ok());
+  CHECK(r->hc == "relay");
+  REQUIRE(r->bindings.size() == 3);
+  CHECK(r->bindings[0].bind_host == "127.0.0.8");
+  CHECK(r->bindings[0].port_name == "a");
+  CHECK(r->bindings[1].bind_host == "127.0.0.9");
+  CHECK(r->bindings[1].port_name == "b");
+  CHECK(r->bindings[2].bind_host == "::1");
+  CHECK(r->bindings[2].port == 1434);
+  CHECK(r->bindings[2].port_name == "1434");
+
+  CHECK(contains(local_error("8080;;9090:web"), "empty binding"));
+  CHECK(contains(local_error(";8080:web"), "empty binding"));
+  CHECK(contains(local_error("8080;:web"), "empty binding"));
+}
+
+TEST_CASE("-L port numbers: range and form", "[grammar]") {
+  CHECK(parse_local_forward("1:a").ok());
+  CHECK(parse_local_forward("65535:a").ok());
+  auto zero_padded = parse_local_forward("08080:a");
+  REQUIRE(zero_padded.ok());
+  CHECK(zero_padded->bindings[0].port == 8080);
+  CHECK(zero_padded->bindings[0].port_name == "8080");
+
+  const std::string zero = local_error("0:web");
+  CHECK(contains(zero, "out of range"));
+  CHECK(contains(zero, "'0:web'"));  // the expression is quoted
+  CHECK(contains(local_error("65536:web"), "out of range"));
+  CHECK(contains(local_error("99999999999999999999:web"), "out of range"));
+  CHECK(contains(local_error("-1:web"), "not a port number"));
+  CHECK(contains(local_error("80a:web"), "not a port number"));
+  CHECK(contains(local_error("127.0.0.1::web"), "missing port"));
+  CHECK(contains(local_error(" 8080:web"), "not a port number"));
+}
+
+TEST_CASE("-L missing or bad parts name the part and what was expected", "[grammar]") {
+  const std::string empty = local_error("");
+  CHECK(contains(empty, "empty"));
+  CHECK(contains(empty, "expected [bind_addr:]port"));
+
+  const std::string no_hc = local_error("8080");
+  CHECK(contains(no_hc, "missing ':hc'"));
+  CHECK(contains(no_hc, "'8080'"));
+
+  CHECK(contains(local_error("8080:"), "missing hybrid connection name"));
+  CHECK(contains(local_error(":web"), "missing port"));
+  CHECK(contains(local_error("8080/:web"), "empty port name"));
+  CHECK(contains(local_error(":8080:web"), "empty bind address"));
+  CHECK(contains(local_error("bad host:8080:web"), "not a valid host name"));
+  CHECK(contains(local_error("256.1.1.1:8080:web"), "not a valid host name"));
+  CHECK(contains(local_error("8080/bad name:web"), "port name"));
+  CHECK(contains(local_error("8080/" + std::string(256, 'p') + ":web"), "port name"));
+  CHECK(contains(local_error("8080:we$b"), "hybrid connection name"));
+  CHECK(contains(local_error("8080:/web"), "starts with '/'"));
+  CHECK(contains(local_error("8080:web/"), "ends with '/'"));
+  CHECK(contains(local_error("8080:a//b"), "'//'"));
+  // A forgotten ":hc" makes the port look like the name; the message says so.
+  CHECK(contains(local_error("127.0.0.1:8080"), "':hc' part missing"));
+  CHECK(contains(local_error("[::1]:8080"), "':hc' part missing"));
+}
+
+TEST_CASE("-L rejects UDP and Unix sockets as not supported yet", "[grammar]") {
+  const std::string udp = local_error("5353U:dns");
+  CHECK(contains(udp, "UDP"));
+  CHECK(contains(udp, "not supported (yet)"));
+  CHECK(contains(local_error("127.0.0.1:5353u:dns"), "UDP"));
+  const std::string sock = local_error("/var/run/app.sock:web");
+  CHECK(contains(sock, "Unix socket"));
+  CHECK(contains(sock, "not supported (yet)"));
+  CHECK(contains(local_error("sock:web"), "Unix socket"));
+  CHECK(contains(local_error("./sock:web"), "Unix socket"));
+}
+
+// ---- -T ----
+
+TEST_CASE("-T hc:port targets localhost with the port number as name", "[grammar]") {
+  auto r = parse_remote_forward("web:80");
+  REQUIRE(r.ok());
+  CHECK(r->hc == "web");
+  REQUIRE(r->targets.size() == 1);
+  CHECK(r->targets[0].host == "localhost");
+  CHECK(r->targets[0].port == 80);
+  CHECK(r->targets[0].port_name == "80");
+}
+
+TEST_CASE("-T all azbridge forms", "[grammar]") {
+  auto host = parse_remote_forward("web:10.0.0.5:8080");
+  REQUIRE(host.ok());
+  CHECK(host->targets[0].host == "10.0.0.5");
+  CHECK(host->targets[0].port == 8080);
+  CHECK(host->targets[0].port_name == "8080");
+
+  auto named = parse_remote_forward("web:http/80");
+  REQUIRE(named.ok());
+  CHECK(named->targets[0].port_name == "http");
+  CHECK(named->targets[0].host == "localhost");
+
+  auto full = parse_remote_forward("team/db:sql/db.internal:1433");
+  REQUIRE(full.ok());
+  CHECK(full->hc == "team/db");
+  CHECK(full->targets[0].port_name == "sql");
+  CHECK(full->targets[0].host == "db.internal");
+  CHECK(full->targets[0].port == 1433);
+
+  auto slashy = parse_remote_forward("web:a/b/80");
+  REQUIRE(slashy.ok());
+  CHECK(slashy->targets[0].port_name == "a/b");
+
+  auto v6 = parse_remote_forward("web:ssh/[::1]:22");
+  REQUIRE(v6.ok());
+  CHECK(v6->targets[0].host == "::1");
+  CHECK(v6->targets[0].port == 22);
+  CHECK(v6->targets[0].port_name == "ssh");
+
+  auto multi = parse_remote_forward("db:sql/10.0.0.5:1433;metrics/9100;[2001:db8::5]:443");
+  REQUIRE(multi.ok());
+  REQUIRE(multi->targets.size() == 3);
+  CHECK(multi->targets[1].port_name == "metrics");
+  CHECK(multi->targets[1].host == "localhost");
+  CHECK(multi->targets[1].port == 9100);
+  CHECK(multi->targets[2].host == "2001:db8::5");
+  CHECK(multi->targets[2].port_name == "443");
+}
+
+TEST_CASE("-T errors", "[grammar]") {
+  CHECK(contains(remote_error(""), "empty"));
+  CHECK(contains(remote_error("web"), "missing ':'"));
+  CHECK(contains(remote_error(":80"), "missing hybrid connection name"));
+  CHECK(contains(remote_error("web:"), "missing target"));
+  CHECK(contains(remote_error("web:80;"), "empty target"));
+  CHECK(contains(remote_error("web:0"), "out of range"));
+  CHECK(contains(remote_error("web:70000"), "out of range"));
+  CHECK(contains(remote_error("web:/80"), "Unix socket"));
+  CHECK(contains(remote_error("web:x/"), "missing [host:]port"));
+  CHECK(contains(remote_error("web:localhost:"), "missing port"));
+  CHECK(contains(remote_error("web::1:80"), "brackets"));
+  CHECK(contains(remote_error("web:[::1]"), "missing ':port'"));
+  CHECK(contains(remote_error("web:a b/80"), "port name"));
+  CHECK(contains(remote_error("we b:80"), "hybrid connection name"));
+  const std::string udp = remote_error("dns:53U");
+  CHECK(contains(udp, "UDP"));
+  CHECK(contains(udp, "'dns:53U'"));
+  const std::string sock = remote_error("web:app/var.sock");
+  CHECK(contains(sock, "Unix socket"));
+  CHECK(contains(sock, "target 'app/var.sock'"));
+}
+
+// ---- -R ----
+
+TEST_CASE("-R legacy order host:port_name/port", "[grammar]") {
+  auto r = parse_legacy_remote_forward("web:localhost:http/80");
+  REQUIRE(r.ok());
+  CHECK(r->hc == "web");
+  CHECK(r->targets[0].host == "localhost");
+  CHECK(r->targets[0].port_name == "http");
+  CHECK(r->targets[0].port == 80);
+
+  auto bare = parse_legacy_remote_forward("web:80");
+  REQUIRE(bare.ok());
+  CHECK(bare->targets[0].host == "localhost");
+  CHECK(bare->targets[0].port_name == "80");
+
+  auto named = parse_legacy_remote_forward("web:test/80");
+  REQUIRE(named.ok());
+  CHECK(named->targets[0].port_name == "test");
+  CHECK(named->targets[0].host == "localhost");
+
+  auto host = parse_legacy_remote_forward("web:10.0.0.1:8080");
+  REQUIRE(host.ok());
+  CHECK(host->targets[0].host == "10.0.0.1");
+  CHECK(host->targets[0].port_name == "8080");
+
+  auto v6 = parse_legacy_remote_forward("web:[::1]:ssh/22;db/5432");
+  REQUIRE(v6.ok());
+  REQUIRE(v6->targets.size() == 2);
+  CHECK(v6->targets[0].host == "::1");
+  CHECK(v6->targets[0].port_name == "ssh");
+  CHECK(v6->targets[1].port_name == "db");
+  CHECK(v6->targets[1].port == 5432);
+
+  CHECK(contains(legacy_error("web:host:"), "missing port"));
+  CHECK(contains(legacy_error("web::80"), "empty host"));
+  CHECK(contains(legacy_error("web:a:b:80"), "brackets"));
+  CHECK(contains(legacy_error("web:[::1]"), "expected ':[port_name/]port'"));
+  CHECK(contains(legacy_error("web:/x/80"), "Unix socket"));
+  CHECK(contains(legacy_error("web:5353U"), "UDP"));
+  CHECK(contains(legacy_error("web:h:/80"), "empty port name"));
+}
+
+// ---- single bindings / targets (config file strings) ----
+
+TEST_CASE("parse_local_binding and parse_remote_target", "[grammar]") {
+  auto b = parse_local_binding("[::1]:8443/https");
+  REQUIRE(b.ok());
+  CHECK(b->bind_host == "::1");
+  CHECK(b->port == 8443);
+  CHECK(b->port_name == "https");
+  auto e = parse_local_binding("x:y");
+  REQUIRE_FALSE(e.ok());
+  CHECK(contains(e.error(), "'x:y'"));
+  CHECK(contains(e.error(), "not a port number"));
+
+  auto t = parse_remote_target("web/example.com:443");
+  REQUIRE(t.ok());
+  CHECK(t->host == "example.com");
+  CHECK(t->port_name == "web");
+  CHECK_FALSE(parse_remote_target("").ok());
+}
+
+// ---- names ----
+
+TEST_CASE("valid_hc_name follows azbridge's character set", "[grammar]") {
+  CHECK(valid_hc_name("a"));
+  CHECK(valid_hc_name("My-HC_1.test"));
+  CHECK(valid_hc_name("team/db"));
+  CHECK(valid_hc_name(std::string(260, 'h')));
+  CHECK_FALSE(valid_hc_name(std::string(261, 'h')));
+  CHECK_FALSE(valid_hc_name(""));
+  CHECK_FALSE(valid_hc_name("/a"));
+  CHECK_FALSE(valid_hc_name("a/"));
+  CHECK_FALSE(valid_hc_name("a//b"));
+  CHECK_FALSE(valid_hc_name("a b"));
+  CHECK_FALSE(valid_hc_name("a:b"));
+  CHECK_FALSE(valid_hc_name("a?b"));
+  CHECK_FALSE(valid_hc_name("caf\xC3\xA9"));
+  CHECK(hc_name_problem("ok").empty());
+  CHECK(contains(hc_name_problem("a%b"), "'%'"));
+}
+
+TEST_CASE("valid_host accepts names and literals, rejects junk", "[grammar]") {
+  CHECK(valid_host("localhost"));
+  CHECK(valid_host("db-1.internal"));
+  CHECK(valid_host("127.0.0.1"));
+  CHECK(valid_host("::1"));
+  CHECK(valid_host("2001:db8::1"));
+  CHECK_FALSE(valid_host(""));
+  CHECK_FALSE(valid_host("a b"));
+  CHECK_FALSE(valid_host("-x"));
+  CHECK_FALSE(valid_host("1.2.3.256"));
+  CHECK_FALSE(valid_host(":::"));
+  CHECK_FALSE(valid_host(std::string(254, 'a')));
+  CHECK_FALSE(valid_host(std::string("a\0b", 3)));
+}
+
+TEST_CASE("grammar never crashes on hostile input", "[grammar]") {
+  const std::string samples[] = {":",
+                                 "::",
+                                 ":::",
+                                 ";",
+                                 ";;:",
+                                 "[",
+                                 "]",
+                                 "[]",
+                                 "[:",
+                                 "]:",
+                                 "/",
+                                 "//",
+                                 "/:",
+                                 ":/",
+                                 "a:[",
+                                 "a:]",
+                                 "a:[]:",
+                                 "a:/",
+                                 "a:;",
+                                 "\xff:\x01",
+                                 std::string(5000, ':'),
+                                 std::string(5000, '['),
+                                 std::string("8080\0:web", 9)};
+  for (const auto& s : samples) {
+    CHECK_FALSE(parse_local_forward(s).ok());
+    CHECK_FALSE(parse_remote_forward(s).ok());
+    CHECK_FALSE(parse_legacy_remote_forward(s).ok());
+  }
+}

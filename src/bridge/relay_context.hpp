@@ -1,0 +1,20 @@
+// What a forwarder needs to reach its relay: the parsed endpoint, a TLS context (when the endpoint is TLS) and tokens.
+#pragma once
+
+#include "bridge/config.hpp"
+#include "bridge/token_source.hpp"
+#include "hc/url.hpp"
+
+#include <asio/ssl.hpp>
+
+#include <memory>
+
+namespace bridge {
+
+struct RelayContext {
+  hc::Uri endpoint;
+  std::shared_ptr<asio::ssl::context> tls;  // null for ws://
+  std::shared_ptr<TokenSource> tokens;
+};
+
+}  // namespace bridge

@@ -1,0 +1,365 @@
+#include "bridge/remote_forwarder.hpp"
+
+#include "bridge/preamble_exchange.hpp"
+#include "hc/guid.hpp"
+#include "hc/rendezvous.hpp"
+#include "hc/url.hpp"
+#include "net/address.hpp"
+#include "net/tcp_connect.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+
+namespace bridge {
+namespace {
+
+std::chrono::milliseconds ms(Seconds s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s.count() * 1000));
+}
+
+int64_t now_unix() { return static_cast<int64_t>(std::time(nullptr)); }
+
+bool is_number(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Why a connect attempt failed, in words an operator can act on.
+std::string describe_failure(const std::string& hc, std::error_code ec, const net::ConnectResult& r) {
+  if (ec == net::ConnectError::http_status) {
+    switch (r.http_status) {
+      case 401: return "401 Unauthorized (check the key name and key): " + r.reason;
+      case 403: return "403 Forbidden: " + r.reason;
+      case 404: return "404: hybrid connection '" + hc + "' not found: " + r.reason;
+      default: return std::to_string(r.http_status) + " " + r.reason;
+    }
+  }
+  return r.reason.empty() ? ec.message() : r.reason;
+}
+
+}  // namespace
+
+RemoteForwarder::RemoteForwarder(asio::io_context& io, const Config& config, RemoteForward forward, RelayContext relay,
+                                 TunnelRegistry& tunnels)
+    : io_(io),
+      config_(config),
+      forward_(std::move(forward)),
+      relay_(std::move(relay)),
+      tunnels_(tunnels),
+      name_("T:" + forward_.hc),
+      backoff_(config.backoff_initial, config.backoff_max),
+      reconnect_timer_(io),
+      keepalive_timer_(io),
+      renew_timer_(io),
+      chunk_(16 * 1024) {}
+
+void RemoteForwarder::start() {
+  if (auto fixed = relay_.tokens->fixed_expiry()) {
+    const int64_t left = *fixed - now_unix();
+    if (left <= 0)
+      spdlog::error("{}: the pre-issued SAS token expired {} s ago; the relay will refuse it", name_, -left);
+    else
+      spdlog::warn("{}: the pre-issued SAS token cannot be renewed and expires in {} s; configure a key to renew", name_, left);
+  }
+  connect();
+}
+
+void RemoteForwarder::stop() {
+  stopped_ = true;
+  reconnect_timer_.cancel();
+  keepalive_timer_.cancel();
+  renew_timer_.cancel();
+  if (pending_connect_) pending_connect_->cancel();
+  if (ws_) {
+    ws_->send_close(1000, "listener shutting down");
+    // Do not wait for the relay's answer longer than a moment.
+    auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(2));
+    timer->async_wait([timer, ws = ws_](std::error_code) { ws->abort(); });
+  }
+  connected_ = false;
+}
+
+void RemoteForwarder::connect() {
+  if (stopped_) return;
+  channel_id_ = hc::new_guid();
+  const auto& ep = relay_.endpoint;
+  const std::string url = hc::listen_url(ep.tls(), ep.host, ep.port, forward_.hc, channel_id_);
+  net::ClientOptions options;
+  options.tls = relay_.tls;
+  options.timeout = ms(config_.connect_timeout);
+  const std::string token = relay_.tokens->token_for(forward_.hc, now_unix());
+  if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
+  spdlog::debug("{}: connecting control channel to {}://{}", name_, ep.tls() ? "wss" : "ws", ep.authority());
+  pending_connect_ = net::async_ws_connect(io_, url, options,
+                                           [self = shared_from_this()](std::error_code ec, net::ConnectResult r) {
+                                             self->pending_connect_.reset();
+                                             self->on_connect_result(ec, std::move(r));
+                                           });
+}
+
+void RemoteForwarder::on_connect_result(std::error_code ec, net::ConnectResult result) {
+  if (stopped_) {
+    if (result.ws) result.ws->abort();
+    return;
+  }
+  if (!ec) return on_connected(result.ws);
+  const auto delay = backoff_.next();
+  const std::string why = describe_failure(forward_.hc, ec, result);
+  // 401/404 need a human; network trouble usually heals by itself, but still deserves a warning while it lasts.
+  if (result.http_status == 401 || result.http_status == 404)
+    spdlog::error("{}: control channel refused: {}; retrying in {:.1f} s", name_, why, delay.count());
+  else
+    spdlog::warn("{}: control channel connect failed: {}; retrying in {:.1f} s", name_, why, delay.count());
+  schedule_reconnect(delay);
+}
+
+void RemoteForwarder::schedule_reconnect(std::chrono::duration<double> delay) {
+  if (stopped_) return;
+  ++reconnects_;
+  reconnect_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay));
+  reconnect_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+    if (!ec) self->connect();
+  });
+}
+
+void RemoteForwarder::on_connected(std::shared_ptr<net::WebSocket> ws) {
+  ws_ = std::move(ws);
+  ++generation_;
+  connected_ = true;
+  connected_at_ = std::chrono::steady_clock::now();
+  awaiting_pong_ = false;
+  message_.clear();
+  const auto gen = generation_;
+  ws_->set_pong_handler([self = shared_from_this(), gen] {
+    if (self->generation_ == gen) self->awaiting_pong_ = false;
+  });
+  spdlog::info("{}: control channel connected to {} (id {})", name_, relay_.endpoint.authority(), channel_id_);
+  read_control();
+  keepalive_timer_.expires_after(ms(config_.keepalive));
+  keepalive_timer_.async_wait([self = shared_from_this(), gen](std::error_code ec) {
+    if (!ec && self->generation_ == gen) self->keepalive_tick();
+  });
+  schedule_renewal();
+}
+
+void RemoteForwarder::keepalive_tick() {
+  if (!connected_ || !ws_) return;
+  if (awaiting_pong_) {
+    spdlog::warn("{}: no answer to the keep-alive ping within {:.0f} s; reconnecting", name_, config_.keepalive.count());
+    ws_->abort();  // the read loop sees the abort and reconnects
+    return;
+  }
+  awaiting_pong_ = true;
+  ws_->send_ping();
+  const auto gen = generation_;
+  keepalive_timer_.expires_after(ms(config_.keepalive));
+  keepalive_timer_.async_wait([self = shared_from_this(), gen](std::error_code ec) {
+    if (!ec && self->generation_ == gen) self->keepalive_tick();
+  });
+}
+
+void RemoteForwarder::schedule_renewal() {
+  if (!relay_.tokens->renewable()) return;
+  // Renew at about 80% of the lifetime: early enough that the relay never sees an expired token.
+  const int64_t expiry = relay_.tokens->expiry_for(forward_.hc);
+  const int64_t ttl = relay_.tokens->ttl_seconds();
+  const int64_t due = std::max<int64_t>(1, expiry - ttl / 5 - now_unix());
+  const auto gen = generation_;
+  renew_timer_.expires_after(std::chrono::seconds(due));
+  renew_timer_.async_wait([self = shared_from_this(), gen](std::error_code ec) {
+    if (ec || self->generation_ != gen || !self->connected_) return;
+    const std::string token = self->relay_.tokens->token_for(self->forward_.hc, now_unix());
+    self->ws_->async_write_text(hc::build_renew_token_message(token), [self, gen](std::error_code wec) {
+      if (wec || self->generation_ != gen) return;
+      spdlog::debug("{}: token renewed", self->name_);
+      self->schedule_renewal();
+    });
+  });
+}
+
+void RemoteForwarder::read_control() {
+  const auto gen = generation_;
+  ws_->async_read(asio::buffer(chunk_), [self = shared_from_this(), gen](std::error_code ec, net::ReadChunk chunk) {
+    if (self->generation_ != gen) return;
+    if (ec == net::WsError::closed) {
+      const uint16_t code = self->ws_->close_code();
+      const std::string reason = self->ws_->close_reason();
+      self->ws_->send_close(1000, "");
+      // 1001 (HC deleted or relay going down), 1008 (token), 1011 (relay recycle) mean "come back now".
+      const bool immediate = code == 1001 || code == 1008 || code == 1011;
+      return self->on_disconnected("relay closed the control channel (" + std::to_string(code) +
+                                       (reason.empty() ? "" : " " + reason) + ")",
+                                   immediate);
+    }
+    if (ec) return self->on_disconnected(ec == asio::error::operation_aborted ? "keep-alive timed out" : ec.message(), false);
+    self->awaiting_pong_ = false;  // any traffic proves the channel alive
+    self->message_.append(reinterpret_cast<const char*>(self->chunk_.data()), chunk.size);
+    if (self->message_.size() > hc::kMaxControlMessageSize) {
+      spdlog::warn("{}: control message over {} bytes; reconnecting", self->name_, hc::kMaxControlMessageSize);
+      self->ws_->abort();
+      return self->on_disconnected("oversized control message", false);
+    }
+    if (chunk.message_end) {
+      std::string text;
+      text.swap(self->message_);
+      if (chunk.opcode == net::ws::Opcode::text) self->on_control_message(text);
+    }
+    self->read_control();
+  });
+}
+
+void RemoteForwarder::on_disconnected(const std::string& why, bool immediate) {
+  ++generation_;
+  connected_ = false;
+  keepalive_timer_.cancel();
+  renew_timer_.cancel();
+  if (ws_) ws_->abort();
+  ws_.reset();
+  if (stopped_) return;
+  const auto up_for = std::chrono::steady_clock::now() - connected_at_;
+  // A channel that stayed up a while resets the backoff; one that keeps dying at once keeps backing off.
+  if (up_for > std::chrono::seconds(10)) backoff_.reset();
+  const auto delay = (immediate && up_for > std::chrono::seconds(1)) ? std::chrono::duration<double>(0) : backoff_.next();
+  spdlog::warn("{}: control channel lost: {}; reconnecting in {:.1f} s", name_, why, delay.count());
+  schedule_reconnect(delay);
+}
+
+void RemoteForwarder::on_control_message(const std::string& text) {
+  auto parsed = hc::parse_control_message(text);
+  if (!parsed) {
+    spdlog::warn("{}: ignoring a malformed control message: {}", name_, parsed.error());
+    return;
+  }
+  if (auto* accept = std::get_if<hc::AcceptMessage>(&parsed.value())) return handle_accept(*accept);
+  if (auto* request = std::get_if<hc::RequestMessage>(&parsed.value())) {
+    // HTTP mode is not forwarded; answer so the HTTP client is not left waiting for the relay's timeout.
+    hc::ResponseMessage response;
+    response.request_id = request->id;
+    response.status_code = 501;
+    response.status_description = "hcbridge forwards WebSocket streams only";
+    if (ws_) ws_->async_write_text(hc::build_response_message(response), [](std::error_code) {});
+    spdlog::warn("{}: an HTTP request arrived; hcbridge forwards WebSocket streams only (answered 501)", name_);
+    return;
+  }
+  spdlog::debug("{}: ignoring an unknown control message", name_);
+}
+
+const RemoteTarget* RemoteForwarder::pick_target(const std::string& port_name) const {
+  for (const auto& t : forward_.targets)
+    if (t.port_name == port_name) return &t;
+  // azbridge: a listener with a single target takes any numeric port name.
+  if (forward_.targets.size() == 1 && is_number(port_name)) return &forward_.targets.front();
+  return nullptr;
+}
+
+void RemoteForwarder::reject(const std::string& address, int status, const std::string& description) {
+  net::ClientOptions options;
+  options.tls = relay_.tls;
+  options.timeout = ms(config_.connect_timeout);
+  net::async_ws_connect(io_, hc::reject_url(address, status, description), options,
+                        [](std::error_code, net::ConnectResult r) {
+                          if (r.ws) r.ws->abort();  // a relay should answer 410; never keep a socket either way
+                        });
+}
+
+void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
+  auto checked = hc::check_rendezvous_address(relay_.endpoint, accept.address);
+  if (!checked) {
+    spdlog::warn("{}: refusing to dial the rendezvous address of connection {}: {}", name_, accept.id, checked.error());
+    return;
+  }
+  const std::size_t limit = forward_.max_connections.value_or(config_.max_connections);
+  if (tunnels_.count(name_) + handshakes_ >= limit) {
+    spdlog::warn("{}: refusing connection {}: {} connections open (max_connections {})", name_, accept.id,
+                 tunnels_.count(name_) + handshakes_, limit);
+    return reject(accept.address, 503, "Too many connections");
+  }
+  ++handshakes_;
+  const std::string id = tunnels_.next_id();
+  const std::string peer = accept.remote_address.empty()
+                               ? std::string("?")
+                               : net::host_for_url(accept.remote_address) + ":" + std::to_string(accept.remote_port);
+  net::ClientOptions options;
+  options.tls = relay_.tls;
+  options.timeout = ms(config_.connect_timeout);
+  auto self = shared_from_this();
+  auto done = [self] { --self->handshakes_; };
+  net::async_ws_connect(io_, accept.address, options, [self, accept, id, peer, done](std::error_code ec, net::ConnectResult r) {
+    if (ec) {
+      done();
+      return spdlog::warn("{}: rendezvous for connection {} failed: {}", self->name_, accept.id,
+                          describe_failure(self->forward_.hc, ec, r));
+    }
+    auto ws = r.ws;
+    // Connect the target first and reply after: a refused target is then reported to the sender (azbridge replies
+    // first and closes later, so its clients see a connect followed by EOF).
+    auto with_target = [self, ws, accept, id, peer, done](const RemoteTarget& target, std::string leftover, bool preamble) {
+      net::async_tcp_connect(
+          self->io_, target.host, target.port, ms(self->config_.connect_timeout),
+          [self, ws, accept, id, peer, done, target, leftover, preamble](std::error_code cec, asio::ip::tcp::socket sock) {
+            if (cec) {
+              done();
+              spdlog::warn("{}: connection {} from {}: target {}:{} unreachable: {}", self->name_, accept.id, peer,
+                           target.host, target.port, cec.message());
+              ws->send_close(1011, "target unreachable: " + cec.message());
+              return;
+            }
+            auto open = [self, ws, accept, id, peer, done, target, leftover](asio::ip::tcp::socket s) {
+              done();
+              TunnelInfo info{id, self->name_, self->forward_.hc,
+                              peer + " -> " + net::host_for_url(target.host) + ":" + std::to_string(target.port),
+                              accept.id};
+              const Seconds idle = self->forward_.idle_timeout.value_or(self->config_.idle_timeout);
+              self->tunnels_.open(info, std::move(s), ws, leftover, ms(idle));
+            };
+            if (!preamble) return open(std::move(sock));
+            auto holder = std::make_shared<asio::ip::tcp::socket>(std::move(sock));
+            async_send_reply(ws, hc::preamble_reply_accepted(hc::PreambleMode::stream),
+                             [open, holder, done, ws](std::error_code rec) mutable {
+                               if (rec) {
+                                 done();
+                                 ws->abort();
+                                 return;
+                               }
+                               open(std::move(*holder));
+                             });
+          });
+    };
+    if (self->forward_.raw) return with_target(self->forward_.targets.front(), {}, false);
+    async_read_preamble(ws, ms(self->config_.preamble_timeout), [self, ws, accept, done, with_target](
+                                                                     std::error_code pec, PreambleRequest req) {
+      if (pec) {
+        done();
+        spdlog::warn("{}: connection {}: no preamble from the sender: {}", self->name_, accept.id,
+                     pec == asio::error::timed_out ? "timed out" : pec.message());
+        ws->abort();
+        return;
+      }
+      if (!req.error.empty()) {
+        done();
+        spdlog::warn("{}: connection {}: bad preamble: {}", self->name_, accept.id, req.error);
+        if (req.reply_on_error.empty()) return ws->send_close(1008, req.error);
+        return async_send_reply(ws, req.reply_on_error, [ws](std::error_code) { ws->send_close(1008, "bad preamble"); });
+      }
+      if (req.mode != hc::PreambleMode::stream) {
+        done();
+        spdlog::warn("{}: connection {}: the sender asked for UDP, which this forward does not carry", self->name_, accept.id);
+        return async_send_reply(ws, hc::preamble_reply_need_stream(), [ws](std::error_code) { ws->send_close(1008, "UDP not supported"); });
+      }
+      const RemoteTarget* target = self->pick_target(req.port_name);
+      if (target == nullptr) {
+        done();
+        // azbridge closes without a reply here; we also say so in the log, which azbridge does not (its issue #10).
+        std::string known;
+        for (const auto& t : self->forward_.targets) known += (known.empty() ? "" : ", ") + t.port_name;
+        spdlog::warn("{}: connection {}: unknown port name '{}' (this forward has: {})", self->name_, accept.id,
+                     req.port_name, known);
+        return ws->send_close(1008, "unknown port name '" + req.port_name + "'");
+      }
+      with_target(*target, std::move(req.leftover), true);
+    });
+  });
+}
+
+}  // namespace bridge

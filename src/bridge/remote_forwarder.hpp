@@ -1,0 +1,71 @@
+// Remote forward (listener side): keeps one control channel open to a hybrid connection, and turns each `accept` into a
+// tunnel to the local target its port name picks. Reconnects with jittered backoff, pings with a pong deadline and
+// renews its token on the channel. Tunnels already open do not depend on the channel and survive its reconnects.
+#pragma once
+
+#include "bridge/backoff.hpp"
+#include "bridge/config.hpp"
+#include "bridge/relay_context.hpp"
+#include "bridge/tunnel_registry.hpp"
+#include "hc/control_message.hpp"
+#include "net/ws_client.hpp"
+
+#include <memory>
+#include <string>
+
+namespace bridge {
+
+class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
+ public:
+  RemoteForwarder(asio::io_context& io, const Config& config, RemoteForward forward, RelayContext relay,
+                  TunnelRegistry& tunnels);
+
+  void start();
+  // Closes the control channel and stops reconnecting; open tunnels are left to drain.
+  void stop();
+
+  bool connected() const { return connected_; }
+  const std::string& name() const { return name_; }
+  const RemoteForward& forward() const { return forward_; }
+  uint64_t reconnects() const { return reconnects_; }
+
+ private:
+  void connect();
+  void on_connect_result(std::error_code ec, net::ConnectResult result);
+  void on_connected(std::shared_ptr<net::WebSocket> ws);
+  void read_control();
+  void on_control_message(const std::string& text);
+  void on_disconnected(const std::string& why, bool immediate);
+  void schedule_reconnect(std::chrono::duration<double> delay);
+  void keepalive_tick();
+  void schedule_renewal();
+  void handle_accept(const hc::AcceptMessage& accept);
+  void reject(const std::string& address, int status, const std::string& description);
+  const RemoteTarget* pick_target(const std::string& port_name) const;
+
+  asio::io_context& io_;
+  const Config& config_;
+  RemoteForward forward_;
+  RelayContext relay_;
+  TunnelRegistry& tunnels_;
+  std::string name_;
+
+  Backoff backoff_;
+  asio::steady_timer reconnect_timer_;
+  asio::steady_timer keepalive_timer_;
+  asio::steady_timer renew_timer_;
+  std::shared_ptr<net::PendingConnect> pending_connect_;
+  std::shared_ptr<net::WebSocket> ws_;
+  std::string channel_id_;
+  std::string message_;
+  std::vector<uint8_t> chunk_;
+  std::chrono::steady_clock::time_point connected_at_;
+  bool connected_ = false;
+  bool awaiting_pong_ = false;
+  bool stopped_ = false;
+  uint64_t reconnects_ = 0;
+  uint64_t generation_ = 0;  // bumps per channel so stale callbacks of an old channel do nothing
+  std::size_t handshakes_ = 0;  // accepts being set up (count toward max_connections)
+};
+
+}  // namespace bridge

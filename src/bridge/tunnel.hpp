@@ -1,0 +1,76 @@
+// One forwarded connection: a local TCP socket spliced onto a hybrid-connection WebSocket.
+//  - bytes are a stream: each TCP read becomes one binary message (<= 64 KiB), message boundaries mean nothing;
+//  - backpressure both ways: each direction reads again only after its last chunk was written;
+//  - half-close both ways: local EOF -> close frame (our direction only); peer's close frame -> shutdown(SHUT_WR) on TCP;
+//  - an abort on either side (RST, TCP drop, protocol error) aborts the other.
+#pragma once
+
+#include "net/websocket.hpp"
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bridge {
+
+struct TunnelInfo {
+  std::string id;           // our id, in every log line of this tunnel
+  std::string forward;      // forward name (e.g. "L:127.0.0.1:8080" or "T:myhc")
+  std::string hc;
+  std::string peer;         // the local client (sender side) or the target (listener side)
+  std::string tracking_id;  // the relay's id for this connection
+};
+
+struct TunnelSummary {
+  std::chrono::steady_clock::duration duration{};
+  uint64_t bytes_to_relay = 0;    // TCP -> WebSocket
+  uint64_t bytes_from_relay = 0;  // WebSocket -> TCP
+  std::string reason;             // "closed", "idle timeout", "relay dropped", "local reset", "shutdown", ...
+  bool clean = false;             // both directions ended with a close/EOF
+};
+
+class Tunnel : public std::enable_shared_from_this<Tunnel> {
+ public:
+  using ClosedHandler = std::function<void(Tunnel&, const TunnelSummary&)>;
+
+  // `to_tcp_first` holds payload that arrived together with the preamble; it is written to TCP before anything else.
+  Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
+         std::chrono::milliseconds idle_timeout, ClosedHandler on_closed);
+
+  void start();
+  // Ends both sides at once, without waiting for the peers (used when the drain grace period runs out).
+  void abort(const std::string& reason);
+
+  const TunnelInfo& info() const { return info_; }
+
+ private:
+  void tcp_to_ws();
+  void ws_to_tcp();
+  void write_first_then_read();
+  void arm_idle_timer();
+  void maybe_finish();
+  void finish(const std::string& reason, bool clean);
+
+  TunnelInfo info_;
+  asio::ip::tcp::socket tcp_;
+  std::shared_ptr<net::WebSocket> ws_;
+  std::string to_tcp_first_;
+  std::chrono::milliseconds idle_timeout_;
+  ClosedHandler on_closed_;
+  asio::steady_timer idle_timer_;
+  std::chrono::steady_clock::time_point started_, last_activity_;
+
+  std::vector<uint8_t> up_;    // TCP -> WebSocket
+  std::vector<uint8_t> down_;  // WebSocket -> TCP
+  uint64_t bytes_up_ = 0, bytes_down_ = 0;
+  bool tcp_eof_ = false;       // local side finished sending (we sent our close frame)
+  bool ws_closed_ = false;     // relay side finished sending (we shut down TCP's write side)
+  bool finished_ = false;
+  std::string pending_reason_;
+};
+
+}  // namespace bridge

@@ -1,0 +1,35 @@
+// Owns every live tunnel, like the connection_manager of Asio's HTTP server example: forwarders hand tunnels in,
+// tunnels leave when they end, and shutdown is one call. It also writes the one open and one close line per tunnel.
+#pragma once
+
+#include "bridge/tunnel.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace bridge {
+
+class TunnelRegistry {
+ public:
+  // Creates, registers and starts a tunnel.
+  std::shared_ptr<Tunnel> open(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws,
+                               std::string to_tcp_first, std::chrono::milliseconds idle_timeout);
+  void abort_all(const std::string& reason);
+  std::size_t size() const { return tunnels_.size(); }
+  std::size_t count(const std::string& forward) const;
+  uint64_t opened() const { return opened_; }
+  std::string next_id();
+  // Called after a tunnel left the registry (daemon shutdown waits on this).
+  void set_on_change(std::function<void()> cb) { on_change_ = std::move(cb); }
+
+ private:
+  std::map<Tunnel*, std::shared_ptr<Tunnel>> tunnels_;
+  std::map<std::string, std::size_t> per_forward_;
+  uint64_t opened_ = 0;
+  uint64_t ids_ = 0;
+  std::function<void()> on_change_;
+};
+
+}  // namespace bridge

@@ -1,0 +1,267 @@
+// The daemon end to end, in-process: client -> local forward -> hcrelay -> remote forward -> target.
+#include "bridge_fixture.hpp"
+
+#include "support/test_cert.hpp"
+
+using testing::BridgeSetup;
+using testing::Client;
+using testing::random_payload;
+using testing::run_until;
+using testing::sha256;
+using testing::TargetServer;
+
+namespace {
+#ifdef HCB_SANITIZED_BUILD
+constexpr std::size_t kBigPayload = 8u << 20;  // sanitizers slow the data path ~10x
+#else
+constexpr std::size_t kBigPayload = 64u << 20;
+#endif
+}  // namespace
+
+TEST_CASE("bridge: a large stream crosses -L, hcrelay over TLS and -T byte-exact both ways") {
+  BridgeSetup s(true);
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  auto c = s.client(random_payload(kBigPayload, 42));
+  REQUIRE(run_until(s.io, [&] { return c->done; }, std::chrono::seconds(90)));
+  CHECK(c->error == asio::error::eof);
+  CHECK(c->received.size() == c->payload.size());
+  CHECK(sha256(c->received) == sha256(c->payload));
+}
+
+TEST_CASE("bridge: 200 concurrent connections each get their own bytes back") {
+  BridgeSetup s(true);
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  std::vector<std::shared_ptr<Client>> clients;
+  for (int i = 0; i < 200; ++i) clients.push_back(s.client(random_payload(1000 + 997 * static_cast<std::size_t>(i), 1000 + i)));
+  REQUIRE(run_until(s.io, [&] {
+    return std::all_of(clients.begin(), clients.end(), [](const auto& c) { return c->done; });
+  }, std::chrono::seconds(60)));
+  int exact = 0;
+  for (const auto& c : clients) exact += (c->error == asio::error::eof && c->received == c->payload) ? 1 : 0;
+  CHECK(exact == 200);
+  CHECK(target.accepted == 200);
+  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().size() == 0; }));
+}
+
+TEST_CASE("bridge: a client that half-closes after its request still receives the whole reply") {
+  BridgeSetup s(false);
+  const std::string reply = random_payload(3u << 20, 7);
+  TargetServer target(s.io, TargetServer::Mode::reply_after_eof, reply);
+  s.start(target.port());
+  auto c = s.client("GET / HTTP/1.0\r\n\r\n");
+  REQUIRE(run_until(s.io, [&] { return c->done; }, std::chrono::seconds(30)));
+  CHECK(c->error == asio::error::eof);
+  REQUIRE(target.requests.size() == 1);
+  CHECK(target.requests[0] == "GET / HTTP/1.0\r\n\r\n");
+  CHECK(c->received == reply);
+}
+
+TEST_CASE("bridge: raw mode carries bytes without a preamble") {
+  BridgeSetup s(false, [](bridge::Config& c) {
+    c.local_forwards[0].raw = true;
+    c.remote_forwards[0].raw = true;
+  });
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  auto c = s.client(random_payload(200000, 3));
+  REQUIRE(run_until(s.io, [&] { return c->done; }));
+  CHECK(c->received == c->payload);
+}
+
+TEST_CASE("bridge: an unknown port name closes the client promptly and nothing reaches a target") {
+  BridgeSetup s(false, [](bridge::Config& c) { c.local_forwards[0].bindings[0].port_name = "nope"; });
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"web", "127.0.0.1", target.port()});
+  s.config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"db", "127.0.0.1", target.port()});
+  s.start(target.port());
+  auto c = s.client("hello");
+  REQUIRE(run_until(s.io, [&] { return c->done; }));
+  CHECK(c->received.empty());
+  CHECK(target.accepted == 0);
+}
+
+TEST_CASE("bridge: a single-target listener takes any numeric port name") {
+  BridgeSetup s(false, [](bridge::Config& c) { c.local_forwards[0].bindings[0].port_name = "8080"; });
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  auto c = s.client("ping");
+  REQUIRE(run_until(s.io, [&] { return c->done; }));
+  CHECK(c->received == "ping");
+}
+
+TEST_CASE("bridge: a refused target closes the client promptly") {
+  // A port that was free a moment ago: nothing listens there.
+  asio::io_context scratch;
+  asio::ip::tcp::acceptor probe(scratch, {asio::ip::make_address("127.0.0.1"), 0});
+  const uint16_t dead_port = probe.local_endpoint().port();
+  probe.close();
+  BridgeSetup s(false);
+  s.start(dead_port);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto c = s.client("anyone there?");
+  REQUIRE(run_until(s.io, [&] { return c->done; }, std::chrono::seconds(5)));
+  CHECK(c->received.empty());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+}
+
+TEST_CASE("bridge: the listener survives relay restarts, and new tunnels work afterwards") {
+  BridgeSetup s(false);
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  auto& relay = s.relay_fixture;
+  for (int round = 0; round < 3; ++round) {
+    const uint64_t before = s.daemon->remote_forwarders()[0]->reconnects();
+    relay.server->stop();
+    relay.server.reset();
+    relay::RelayConfig config;
+    config.keys["root"] = relay.key;
+    config.endpoint = asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), relay.port);
+    relay.server = std::make_unique<relay::RelayServer>(relay.io, config);
+    REQUIRE(relay.server->start().ok());
+    REQUIRE(run_until(s.io, [&] { return s.daemon->remote_forwarders()[0]->reconnects() > before && s.listeners_up(); },
+                      std::chrono::seconds(10)));
+    auto c = s.client("after restart " + std::to_string(round));
+    REQUIRE(run_until(s.io, [&] { return c->done; }));
+    CHECK(c->received == c->payload);
+  }
+}
+
+TEST_CASE("bridge: open tunnels survive a control-channel reconnect") {
+  BridgeSetup s(false);
+  const std::string reply = random_payload(100000, 9);
+  TargetServer target(s.io, TargetServer::Mode::reply_after_eof, reply);
+  s.start(target.port());
+  // Open a tunnel but keep the request open (no half-close yet).
+  auto sock = std::make_shared<asio::ip::tcp::socket>(s.io);
+  sock->connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
+  asio::write(*sock, asio::buffer(std::string("part one;")));
+  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count("L:tun") == 1 && s.daemon->tunnels().count("T:tun") == 1; }));
+  const uint64_t before = s.daemon->remote_forwarders()[0]->reconnects();
+  s.relay_fixture.server->drop_control_channels(1011);
+  REQUIRE(run_until(s.io, [&] { return s.daemon->remote_forwarders()[0]->reconnects() > before && s.listeners_up(); }));
+  CHECK(s.daemon->tunnels().count("L:tun") == 1);
+  CHECK(s.daemon->tunnels().count("T:tun") == 1);
+  asio::write(*sock, asio::buffer(std::string("part two")));
+  sock->shutdown(asio::ip::tcp::socket::shutdown_send);
+  std::string got;
+  std::vector<char> buf(65536);
+  bool done = false;
+  std::function<void()> rd = [&] {
+    sock->async_read_some(asio::buffer(buf), [&](std::error_code ec, std::size_t n) {
+      got.append(buf.data(), n);
+      if (ec) done = true;
+      else rd();
+    });
+  };
+  rd();
+  REQUIRE(run_until(s.io, [&] { return done; }));
+  CHECK(got == reply);
+  REQUIRE(target.requests.size() == 1);
+  CHECK(target.requests[0] == "part one;part two");
+}
+
+TEST_CASE("bridge: a relay that stops answering pings is noticed within two keep-alive intervals") {
+  BridgeSetup s(false, [](bridge::Config& c) { c.keepalive = bridge::Seconds(0.3); },
+                [](relay::RelayConfig& r) { r.answer_control_pings = false; });
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run_until(s.io, [&] { return s.daemon->remote_forwarders()[0]->reconnects() > 0; }, std::chrono::seconds(3)));
+  const auto noticed = std::chrono::steady_clock::now() - t0;
+  CHECK(noticed <= std::chrono::milliseconds(700));  // 2 x 300 ms plus scheduling slack
+}
+
+TEST_CASE("bridge: a relay that is down at start-up is retried until it comes up") {
+  // Reserve a port for the relay, start the daemon against it, and only then start the relay.
+  testing::RelayFixture holder;  // provides io and a key; its own relay is not used
+  holder.server->stop();
+  asio::ip::tcp::acceptor probe(holder.io, {asio::ip::make_address("127.0.0.1"), 0});
+  const uint16_t port = probe.local_endpoint().port();
+  probe.close();
+  bridge::Config config;
+  config.relay.endpoint = "ws://127.0.0.1:" + std::to_string(port) + "/";
+  config.relay.key_name = "root";
+  config.relay.key = holder.key;
+  config.backoff_initial = bridge::Seconds(0.05);
+  config.backoff_max = bridge::Seconds(0.2);
+  bridge::RemoteForward r;
+  r.hc = "late";
+  r.targets.push_back(bridge::RemoteTarget{"1", "127.0.0.1", 1});
+  config.remote_forwards.push_back(r);
+  bridge::Daemon daemon(holder.io, config);
+  REQUIRE_FALSE(daemon.start().has_value());
+  REQUIRE(run_until(holder.io, [&] { return daemon.remote_forwarders()[0]->reconnects() >= 3; }, std::chrono::seconds(5)));
+  CHECK_FALSE(daemon.remote_forwarders()[0]->connected());
+  relay::RelayConfig rc;
+  rc.keys["root"] = holder.key;
+  rc.endpoint = asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port);
+  relay::RelayServer late(holder.io, rc);
+  REQUIRE(late.start().ok());
+  REQUIRE(run_until(holder.io, [&] { return daemon.remote_forwarders()[0]->connected(); }, std::chrono::seconds(5)));
+  bool stopped = false;
+  daemon.shutdown([&] { stopped = true; });
+  REQUIRE(run_until(holder.io, [&] { return stopped; }));
+  late.stop();
+  run_until(holder.io, [&] { return late.idle(); }, std::chrono::seconds(3));
+}
+
+TEST_CASE("bridge: max_connections refuses extra clients cleanly") {
+  BridgeSetup s(false, [](bridge::Config& c) { c.local_forwards[0].max_connections = 2; });
+  const std::string reply = "ok";
+  TargetServer target(s.io, TargetServer::Mode::reply_after_eof, reply);
+  s.start(target.port());
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> held;
+  for (int i = 0; i < 2; ++i) {
+    auto sock = std::make_shared<asio::ip::tcp::socket>(s.io);
+    sock->connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
+    held.push_back(sock);
+  }
+  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count("L:tun") == 2 && s.daemon->tunnels().count("T:tun") == 2; }));
+  auto third = s.client("x");
+  REQUIRE(run_until(s.io, [&] { return third->done; }));
+  CHECK(third->received.empty());
+  CHECK(s.daemon->tunnels().count("L:tun") == 2);
+}
+
+TEST_CASE("bridge: an idle tunnel is closed after the idle timeout") {
+  BridgeSetup s(false, [](bridge::Config& c) { c.idle_timeout = bridge::Seconds(0.3); });
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  auto sock = std::make_shared<asio::ip::tcp::socket>(s.io);
+  sock->connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
+  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count("T:tun") == 1; }));
+  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().size() == 0; }, std::chrono::seconds(3)));
+}
+
+TEST_CASE("bridge: shutdown lets an open tunnel finish within the grace period") {
+  BridgeSetup s(false, [](bridge::Config& c) { c.grace_period = bridge::Seconds(5); });
+  const std::string reply = random_payload(500000, 11);
+  TargetServer target(s.io, TargetServer::Mode::reply_after_eof, reply);
+  s.start(target.port());
+  auto sock = std::make_shared<asio::ip::tcp::socket>(s.io);
+  sock->connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
+  asio::write(*sock, asio::buffer(std::string("request")));
+  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count("L:tun") == 1 && s.daemon->tunnels().count("T:tun") == 1; }));
+  bool stopped = false;
+  s.daemon->shutdown([&] { stopped = true; });
+  // New clients are no longer accepted...
+  CHECK(s.daemon->local_forwarders()[0]->listening() == false);
+  // ...but the open one completes.
+  sock->shutdown(asio::ip::tcp::socket::shutdown_send);
+  std::string got;
+  std::vector<char> buf(65536);
+  bool done = false;
+  std::function<void()> rd = [&] {
+    sock->async_read_some(asio::buffer(buf), [&](std::error_code ec, std::size_t n) {
+      got.append(buf.data(), n);
+      if (ec) done = true;
+      else rd();
+    });
+  };
+  rd();
+  REQUIRE(run_until(s.io, [&] { return done && stopped; }, std::chrono::seconds(8)));
+  CHECK(got == reply);
+  s.daemon.reset();
+}

@@ -26,12 +26,12 @@ int usage_error(const std::string& message) {
 
 int main(int argc, char** argv) {
   CLI::App app{"hcrelay - a local Azure Relay Hybrid Connections service (WebSocket mode)"};
-  std::string bind = "127.0.0.1:0";
+  std::string bind = "127.0.0.1:9350";  // where hcbridge looks when no relay is configured
   std::string tls_cert, tls_key, log_level = "info", log_format = "text";
   std::vector<std::string> sas;
   bool no_auth = false;
   double accept_timeout = 30;
-  app.add_option("--bind", bind, "Address to listen on, ADDR:PORT (port 0 picks a free port)")->capture_default_str();
+  app.add_option("--bind", bind, "Address to listen on, ADDR:PORT (port 0 picks a free port); the default is where hcbridge looks when no endpoint is configured")->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM); without it the relay speaks plain ws://");
   app.add_option("--tls-key", tls_key, "TLS private key (PEM)");
   app.add_option("--sas", sas, "Accepted SAS rule as NAME=KEY (repeatable)");

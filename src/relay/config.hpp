@@ -18,6 +18,8 @@ struct RelayConfig {
   std::size_t max_listeners_per_hc = 25;
   std::chrono::milliseconds handshake_timeout{10000};     // TLS + HTTP head of a new connection
   std::chrono::milliseconds accept_timeout{30000};        // how long a sender waits for its listener to dial
+  // Fault hook: a relay that stops answering pings on control channels (a black hole that keeps TCP up).
+  bool answer_control_pings = true;
 };
 
 }  // namespace relay

@@ -22,6 +22,7 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
   void start(std::function<void(ControlChannel&)> on_closed);
   void send_accept(const hc::AcceptMessage& message);
   void close(uint16_t code, const std::string& reason);
+  void abort() { ws_->abort(); }
 
   const std::string& hc() const { return hc_; }
   const std::string& id() const { return id_; }

@@ -63,6 +63,15 @@ void RelayServer::stop() {
     t->close(1001, "relay shutting down");
 }
 
+void RelayServer::drop_control_channels(uint16_t code) {
+  for (auto& [key, channels] : listeners_) {
+    for (auto& c : std::vector<std::shared_ptr<ControlChannel>>(channels)) {
+      if (code == 0) c->abort();
+      else c->close(code, "fault injected");
+    }
+  }
+}
+
 std::size_t RelayServer::listener_count() const {
   std::size_t n = 0;
   for (const auto& [k, v] : listeners_) n += v.size();
@@ -173,8 +182,10 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
     if (config_.no_auth) return hc::SasCheck{};
     return hc::verify_sas_token(token, config_.keys, ns_host, path, static_cast<int64_t>(std::time(nullptr)));
   };
+  net::WebSocket::Options control_options;
+  control_options.answer_pings = config_.answer_control_pings;
   net::async_accept_upgrade(
-      request, {}, net::WebSocket::Options{},
+      request, {}, control_options,
       [this, key, path, id, authority, expiry, verifier, conn, peer = request->peer](
           std::error_code ec, std::shared_ptr<net::WebSocket> ws) {
         if (ec || stopped_) {

@@ -30,6 +30,9 @@ class RelayServer {
   void stop();
   bool tls() const { return tls_ != nullptr; }
 
+  // Fault hooks for tests: end every control channel with a close frame carrying `code`, or (code 0) by dropping TCP.
+  void drop_control_channels(uint16_t code);
+
   // Counters for tests and logs.
   std::size_t listener_count() const;
   std::size_t tunnel_count() const { return tunnels_.size(); }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Configures and builds one flavour into build/ (Release) or build-asan/ (Debug + ASan/UBSan). Used by test.sh and demo.sh.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+flavour=${1:-release}
+case "$flavour" in
+  release) dir="$root/build"; args=(-DCMAKE_BUILD_TYPE=Release) ;;
+  asan)    dir="$root/build-asan"; args=(-DCMAKE_BUILD_TYPE=Debug -DHCB_SANITIZE=ON) ;;
+  *) echo "usage: build.sh [release|asan]" >&2; exit 2 ;;
+esac
+# Two jobs at most: each C++ job here can take ~1 GB and CI has 2 cores.
+cmake -S "$root" -B "$dir" "${args[@]}" >/dev/null
+cmake --build "$dir" -j2

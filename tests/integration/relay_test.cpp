@@ -277,7 +277,7 @@ TEST_CASE("relay: a sender whose listener never dials gets 404 after the accept 
   CHECK_THAT(sender->result.reason, Catch::Contains("accepted the connection within the allowed timeout"));
 }
 
-TEST_CASE("relay: a control channel whose token expires is closed with 1008; renewal keeps it") {
+TEST_CASE("relay: a control channel whose token expires is closed with 1008, renewal keeps it") {
   RelayFixture f;
   auto expiring = open_listener(f, "exp");
   auto renewed = f.connect_and_wait(f.listen_url("exp2"), f.token("exp2", 2));

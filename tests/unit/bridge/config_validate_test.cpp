@@ -156,7 +156,7 @@ TEST_CASE("validate: no credentials for a remote relay warns", "[validate]") {
   CHECK(any_contains(warnings_of(c), "no credentials for the relay ns.servicebus.windows.net"));
 }
 
-TEST_CASE("validate: key_name and key go together; sas excludes them", "[validate]") {
+TEST_CASE("validate: key_name and key go together, sas excludes them", "[validate]") {
   Config name_only = minimal();
   name_only.relay.key_name = "root";
   CHECK(contains(error_of(name_only), "key_name 'root' is set but no key"));

@@ -32,7 +32,7 @@ std::string legacy_error(const std::string& expr) {
 
 // ---- -L ----
 
-TEST_CASE("-L port:hc binds loopback with the port number as port name", "[grammar]") {
+TEST_CASE("grammar: -L port:hc binds loopback with the port number as port name", "[grammar]") {
   auto r = parse_local_forward("8080:web");
   REQUIRE(r.ok());
   CHECK(r->hc == "web");
@@ -44,7 +44,7 @@ TEST_CASE("-L port:hc binds loopback with the port number as port name", "[gramm
   CHECK_FALSE(r->relay.has_value());
 }
 
-TEST_CASE("-L with bind address, port name and hc containing '/'", "[grammar]") {
+TEST_CASE("grammar: -L with bind address, port name and hc containing '/'", "[grammar]") {
   auto r = parse_local_forward("10.1.2.3:1433/sql:team/db");
   REQUIRE(r.ok());
   CHECK(r->hc == "team/db");
@@ -68,7 +68,7 @@ TEST_CASE("-L with bind address, port name and hc containing '/'", "[grammar]") 
   CHECK(slashy->bindings[0].port_name == "a/b");
 }
 
-TEST_CASE("-L IPv6 bind addresses in brackets", "[grammar]") {
+TEST_CASE("grammar: -L IPv6 bind addresses in brackets", "[grammar]") {
   auto r = parse_local_forward("[::1]:8080:web");
   REQUIRE(r.ok());
   CHECK(r->bindings[0].bind_host == "::1");
@@ -92,7 +92,7 @@ TEST_CASE("-L IPv6 bind addresses in brackets", "[grammar]") {
   CHECK(contains(local_error("[::1]x8080:web"), "expected ':port'"));
 }
 
-TEST_CASE("-L all-interfaces only when asked", "[grammar]") {
+TEST_CASE("grammar: -L all-interfaces only when asked", "[grammar]") {
   auto star = parse_local_forward("*:8080:web");
   REQUIRE(star.ok());
   CHECK(star->bindings[0].bind_host == "0.0.0.0");
@@ -101,7 +101,7 @@ TEST_CASE("-L all-interfaces only when asked", "[grammar]") {
   CHECK(zeros->bindings[0].bind_host == "0.0.0.0");
 }
 
-TEST_CASE("-L several bindings separated by ';'", "[grammar]") {
+TEST_CASE("grammar: -L several bindings separated by semicolons", "[grammar]") {
   auto r = parse_local_forward("127.0.0.8:1433/a;127.0.0.9:1433/b;[::1]:1434:relay");
   REQUIRE(r.ok());
   CHECK(r->hc == "relay");
@@ -119,7 +119,7 @@ TEST_CASE("-L several bindings separated by ';'", "[grammar]") {
   CHECK(contains(local_error("8080;:web"), "empty binding"));
 }
 
-TEST_CASE("-L port numbers: range and form", "[grammar]") {
+TEST_CASE("grammar: -L port numbers: range and form", "[grammar]") {
   CHECK(parse_local_forward("1:a").ok());
   CHECK(parse_local_forward("65535:a").ok());
   auto zero_padded = parse_local_forward("08080:a");
@@ -138,7 +138,7 @@ TEST_CASE("-L port numbers: range and form", "[grammar]") {
   CHECK(contains(local_error(" 8080:web"), "not a port number"));
 }
 
-TEST_CASE("-L missing or bad parts name the part and what was expected", "[grammar]") {
+TEST_CASE("grammar: -L missing or bad parts name the part and what was expected", "[grammar]") {
   const std::string empty = local_error("");
   CHECK(contains(empty, "empty"));
   CHECK(contains(empty, "expected [bind_addr:]port"));
@@ -164,7 +164,7 @@ TEST_CASE("-L missing or bad parts name the part and what was expected", "[gramm
   CHECK(contains(local_error("[::1]:8080"), "':hc' part missing"));
 }
 
-TEST_CASE("-L rejects UDP and Unix sockets as not supported yet", "[grammar]") {
+TEST_CASE("grammar: -L rejects UDP and Unix sockets as not supported yet", "[grammar]") {
   const std::string udp = local_error("5353U:dns");
   CHECK(contains(udp, "UDP"));
   CHECK(contains(udp, "not supported (yet)"));
@@ -178,7 +178,7 @@ TEST_CASE("-L rejects UDP and Unix sockets as not supported yet", "[grammar]") {
 
 // ---- -T ----
 
-TEST_CASE("-T hc:port targets localhost with the port number as name", "[grammar]") {
+TEST_CASE("grammar: -T hc:port targets localhost with the port number as name", "[grammar]") {
   auto r = parse_remote_forward("web:80");
   REQUIRE(r.ok());
   CHECK(r->hc == "web");
@@ -188,7 +188,7 @@ TEST_CASE("-T hc:port targets localhost with the port number as name", "[grammar
   CHECK(r->targets[0].port_name == "80");
 }
 
-TEST_CASE("-T all azbridge forms", "[grammar]") {
+TEST_CASE("grammar: -T all azbridge forms", "[grammar]") {
   auto host = parse_remote_forward("web:10.0.0.5:8080");
   REQUIRE(host.ok());
   CHECK(host->targets[0].host == "10.0.0.5");
@@ -227,7 +227,7 @@ TEST_CASE("-T all azbridge forms", "[grammar]") {
   CHECK(multi->targets[2].port_name == "443");
 }
 
-TEST_CASE("-T errors", "[grammar]") {
+TEST_CASE("grammar: -T errors", "[grammar]") {
   CHECK(contains(remote_error(""), "empty"));
   CHECK(contains(remote_error("web"), "missing ':'"));
   CHECK(contains(remote_error(":80"), "missing hybrid connection name"));
@@ -252,7 +252,7 @@ TEST_CASE("-T errors", "[grammar]") {
 
 // ---- -R ----
 
-TEST_CASE("-R legacy order host:port_name/port", "[grammar]") {
+TEST_CASE("grammar: -R legacy order host:port_name/port", "[grammar]") {
   auto r = parse_legacy_remote_forward("web:localhost:http/80");
   REQUIRE(r.ok());
   CHECK(r->hc == "web");

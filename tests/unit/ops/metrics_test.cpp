@@ -1,0 +1,39 @@
+#include "ops/metrics.hpp"
+
+#include <catch2/catch.hpp>
+
+TEST_CASE("metrics: counters and gauges render in the Prometheus text format") {
+  ops::Metrics m;
+  m.describe_counter("hcbridge_tunnels_opened_total", "Tunnels opened.");
+  m.add("hcbridge_tunnels_opened_total", {{"forward", "L:web"}});
+  m.add("hcbridge_tunnels_opened_total", {{"forward", "L:web"}}, 2);
+  m.set("hcbridge_tunnels_open", {{"forward", "T:a\"b"}}, 4);
+  const std::string text = m.render();
+  CHECK_THAT(text, Catch::Contains("# HELP hcbridge_tunnels_opened_total Tunnels opened.\n"));
+  CHECK_THAT(text, Catch::Contains("# TYPE hcbridge_tunnels_opened_total counter\n"));
+  CHECK_THAT(text, Catch::Contains("hcbridge_tunnels_opened_total{forward=\"L:web\"} 3\n"));
+  CHECK_THAT(text, Catch::Contains("# TYPE hcbridge_tunnels_open gauge\n"));
+  CHECK_THAT(text, Catch::Contains("hcbridge_tunnels_open{forward=\"T:a\\\"b\"} 4\n"));
+  CHECK(m.value("hcbridge_tunnels_opened_total", {{"forward", "L:web"}}) == 3);
+}
+
+TEST_CASE("metrics: histograms count cumulatively and expose sum and count") {
+  ops::Metrics m;
+  m.describe_histogram("setup_seconds", "Set-up time.", {0.01, 0.1, 1});
+  m.observe("setup_seconds", {{"forward", "x"}}, 0.005);
+  m.observe("setup_seconds", {{"forward", "x"}}, 0.05);
+  m.observe("setup_seconds", {{"forward", "x"}}, 5);
+  const std::string text = m.render();
+  CHECK_THAT(text, Catch::Contains("setup_seconds_bucket{forward=\"x\",le=\"0.01\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("setup_seconds_bucket{forward=\"x\",le=\"0.1\"} 2\n"));
+  CHECK_THAT(text, Catch::Contains("setup_seconds_bucket{forward=\"x\",le=\"1\"} 2\n"));
+  CHECK_THAT(text, Catch::Contains("setup_seconds_bucket{forward=\"x\",le=\"+Inf\"} 3\n"));
+  CHECK_THAT(text, Catch::Contains("setup_seconds_sum{forward=\"x\"} 5.055\n"));
+  CHECK_THAT(text, Catch::Contains("setup_seconds_count{forward=\"x\"} 3\n"));
+}
+
+TEST_CASE("metrics: families without series are not rendered") {
+  ops::Metrics m;
+  m.describe_counter("never_used_total", "Never used.");
+  CHECK(m.render().empty());
+}

@@ -1,14 +1,104 @@
 #include "bridge/daemon.hpp"
 
 #include "net/tls.hpp"
+#include "ops/logging.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#ifndef HCBRIDGE_VERSION
+#define HCBRIDGE_VERSION "0.1.0"
+#endif
+
 namespace bridge {
+namespace {
 
-Daemon::Daemon(asio::io_context& io, Config config) : io_(io), config_(std::move(config)), grace_timer_(io) {}
+std::string relay_identity(const RelaySettings& r) {
+  std::ostringstream o;
+  o << r.endpoint << '\x1f' << r.key_name << '\x1f' << r.key << '\x1f' << r.sas << '\x1f' << r.ca_file << '\x1f'
+    << r.no_auth;
+  return o.str();
+}
 
-hc::Result<RelayContext> Daemon::relay_context(const RelaySettings& settings) {
+std::string globals_identity(const Config& c) {
+  std::ostringstream o;
+  o << c.token_ttl.count() << ',' << c.keepalive.count() << ',' << c.connect_timeout.count() << ','
+    << c.preamble_timeout.count() << ',' << c.backoff_initial.count() << ',' << c.backoff_max.count() << ','
+    << c.idle_timeout.count() << ',' << c.max_connections;
+  return o.str();
+}
+
+std::string limits_identity(const std::optional<std::size_t>& max, const std::optional<Seconds>& idle) {
+  return (max ? std::to_string(*max) : "-") + "," + (idle ? std::to_string(idle->count()) : "-");
+}
+
+// Process facts for /metrics, read from /proc at scrape time.
+void process_metrics(ops::Metrics& m) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      m.set("process_resident_memory_bytes", {}, std::stod(line.substr(6)) * 1024);
+    }
+  }
+  std::size_t fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d) != nullptr) ++fds;
+    closedir(d);
+  }
+  m.set("process_open_fds", {}, static_cast<double>(fds > 2 ? fds - 2 : 0));  // minus "." and ".."
+}
+
+}  // namespace
+
+std::string forward_identity(const Config& config, const LocalForward& f) {
+  std::ostringstream o;
+  o << "L|" << f.hc << '|' << f.raw << '|';
+  for (const auto& b : f.bindings) o << b.bind_host << ':' << b.port << '/' << b.port_name << ';';
+  o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
+    << '|' << globals_identity(config);
+  return o.str();
+}
+
+std::string forward_identity(const Config& config, const RemoteForward& f) {
+  std::ostringstream o;
+  o << "T|" << f.hc << '|' << f.raw << '|';
+  for (const auto& t : f.targets) o << t.port_name << '/' << t.host << ':' << t.port << ';';
+  o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
+    << '|' << globals_identity(config);
+  return o.str();
+}
+
+Daemon::Daemon(asio::io_context& io, Config config)
+    : io_(io), config_(std::make_shared<const Config>(std::move(config))), metrics_(std::make_shared<ops::Metrics>()),
+      tunnels_(std::make_shared<TunnelRegistry>(metrics_)),
+      grace_timer_(io) {
+  start_time_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  metrics_->describe_gauge("hcbridge_build_info", "Always 1; the version is a label.");
+  metrics_->describe_gauge("hcbridge_start_time_seconds", "Start time of the process, seconds since the epoch.");
+  metrics_->describe_gauge("hcbridge_forward_up", "1 when the forward is up (bound, or control channel connected).");
+  metrics_->describe_counter("hcbridge_config_reloads_total", "Configuration reloads, by result.");
+  metrics_->describe_gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  metrics_->describe_gauge("process_open_fds", "Number of open file descriptors.");
+  metrics_->set("hcbridge_build_info", {{"version", HCBRIDGE_VERSION}}, 1);
+  metrics_->set("hcbridge_start_time_seconds", {}, start_time_);
+}
+
+Daemon::~Daemon() {
+  // The registry and forwarders may outlive us in pending callbacks; none of them may call back into this object.
+  tunnels_->set_on_change(nullptr);
+  for (auto& l : local_) l->stop();
+  for (auto& r : remote_) r->stop();
+}
+
+hc::Result<RelayContext> Daemon::relay_context(const Config& config, const RelaySettings& settings) {
   RelayContext ctx;
   auto uri = hc::parse_uri(settings.endpoint.empty() ? std::string(kDefaultEndpoint) : settings.endpoint);
   if (!uri) return hc::fail("relay endpoint: " + uri.error());
@@ -22,18 +112,21 @@ hc::Result<RelayContext> Daemon::relay_context(const RelaySettings& settings) {
     }
     ctx.tls = tls;
   }
-  ctx.tokens = std::make_shared<TokenSource>(settings, ctx.endpoint.host, config_.token_ttl);
+  ctx.tokens = std::make_shared<TokenSource>(settings, ctx.endpoint.host, config.token_ttl);
   return ctx;
 }
 
 std::optional<StartError> Daemon::start() {
-  for (const auto& f : config_.remote_forwards) {
-    auto ctx = relay_context(effective_relay(config_, f.relay));
+  const Config& c = *config_;
+  for (const auto& f : c.remote_forwards) {
+    auto ctx = relay_context(c, effective_relay(c, f.relay));
     if (!ctx) return StartError{2, "remote forward '" + f.hc + "': " + ctx.error()};
-    remote_.push_back(std::make_shared<RemoteForwarder>(io_, config_, f, ctx.value(), tunnels_));
+    auto r = std::make_shared<RemoteForwarder>(io_, config_, f, ctx.value(), tunnels_);
+    identity_[r.get()] = forward_identity(c, f);
+    remote_.push_back(r);
   }
-  for (const auto& f : config_.local_forwards) {
-    auto ctx = relay_context(effective_relay(config_, f.relay));
+  for (const auto& f : c.local_forwards) {
+    auto ctx = relay_context(c, effective_relay(c, f.relay));
     if (!ctx) return StartError{2, "local forward '" + f.hc + "': " + ctx.error()};
     auto forwarder = std::make_shared<LocalForwarder>(io_, config_, f, ctx.value(), tunnels_);
     auto started = forwarder->start();
@@ -41,11 +134,156 @@ std::optional<StartError> Daemon::start() {
       for (auto& l : local_) l->stop();
       return StartError{1, started.error()};
     }
+    identity_[forwarder.get()] = forward_identity(c, f);
     local_.push_back(forwarder);
   }
   // Control channels connect in the background; a relay that is down at start-up is retried like any other failure.
   for (auto& r : remote_) r->start();
   return std::nullopt;
+}
+
+hc::Result<std::string> Daemon::reload(Config next_config) {
+  if (shutting_down_) return hc::fail("shutting down");
+  auto next = std::make_shared<const Config>(std::move(next_config));
+  if (next->admin_bind != config_->admin_bind)
+    spdlog::warn("reload: admin.bind changed; the admin endpoint keeps its old address until a restart");
+
+  // Which forwards stay, which go, which come.
+  std::multiset<std::string> wanted;
+  for (const auto& f : next->local_forwards) wanted.insert(forward_identity(*next, f));
+  for (const auto& f : next->remote_forwards) wanted.insert(forward_identity(*next, f));
+  std::vector<std::shared_ptr<LocalForwarder>> keep_local, drop_local;
+  std::vector<std::shared_ptr<RemoteForwarder>> keep_remote, drop_remote;
+  std::multiset<std::string> kept;
+  for (auto& l : local_) {
+    auto it = wanted.find(identity_[l.get()]);
+    if (it != wanted.end()) {
+      kept.insert(*it);
+      wanted.erase(it);
+      keep_local.push_back(l);
+    } else {
+      drop_local.push_back(l);
+    }
+  }
+  for (auto& r : remote_) {
+    auto it = wanted.find(identity_[r.get()]);
+    if (it != wanted.end()) {
+      kept.insert(*it);
+      wanted.erase(it);
+      keep_remote.push_back(r);
+    } else {
+      drop_remote.push_back(r);
+    }
+  }
+
+  // Local forwards that go release their ports first, so a changed forward can bind the same port again.
+  for (auto& l : drop_local) l->stop();
+  std::vector<std::shared_ptr<LocalForwarder>> new_local;
+  std::vector<std::shared_ptr<RemoteForwarder>> new_remote;
+  auto rollback = [&](const std::string& why) -> hc::Result<std::string> {
+    for (auto& l : new_local) l->stop();
+    for (auto& l : drop_local) {
+      auto again = l->start();
+      if (!again) spdlog::error("reload: could not restore {}: {}", l->name(), again.error());
+    }
+    metrics_->add("hcbridge_config_reloads_total", {{"result", "failed"}});
+    return hc::fail(why);
+  };
+  std::multiset<std::string> pending = wanted;
+  for (const auto& f : next->local_forwards) {
+    const std::string id = forward_identity(*next, f);
+    auto it = pending.find(id);
+    if (it == pending.end()) continue;  // unchanged: kept
+    pending.erase(it);
+    auto ctx = relay_context(*next, effective_relay(*next, f.relay));
+    if (!ctx) return rollback("local forward '" + f.hc + "': " + ctx.error());
+    auto l = std::make_shared<LocalForwarder>(io_, next, f, ctx.value(), tunnels_);
+    auto started = l->start();
+    if (!started) return rollback(started.error());
+    identity_[l.get()] = id;
+    new_local.push_back(l);
+  }
+  for (const auto& f : next->remote_forwards) {
+    const std::string id = forward_identity(*next, f);
+    auto it = pending.find(id);
+    if (it == pending.end()) continue;
+    pending.erase(it);
+    auto ctx = relay_context(*next, effective_relay(*next, f.relay));
+    if (!ctx) return rollback("remote forward '" + f.hc + "': " + ctx.error());
+    auto r = std::make_shared<RemoteForwarder>(io_, next, f, ctx.value(), tunnels_);
+    identity_[r.get()] = id;
+    new_remote.push_back(r);
+  }
+
+  // Commit: stop what goes (its open tunnels drain on their own), start what comes.
+  for (auto& r : drop_remote) r->stop();
+  for (auto& l : drop_local) {
+    identity_.erase(l.get());
+    metrics_->set("hcbridge_forward_up", {{"forward", l->name()}}, 0);
+  }
+  for (auto& r : drop_remote) identity_.erase(r.get());
+  for (auto& r : new_remote) r->start();
+  local_ = keep_local;
+  local_.insert(local_.end(), new_local.begin(), new_local.end());
+  remote_ = keep_remote;
+  remote_.insert(remote_.end(), new_remote.begin(), new_remote.end());
+  config_ = next;
+  if (auto level = spdlog::level::from_str(next->log_level); level != spdlog::level::off || next->log_level == "off")
+    spdlog::default_logger()->set_level(level);
+  metrics_->add("hcbridge_config_reloads_total", {{"result", "ok"}});
+  return std::to_string(kept.size()) + " forward(s) unchanged, " + std::to_string(drop_local.size() + drop_remote.size()) +
+         " stopped, " + std::to_string(new_local.size() + new_remote.size()) + " started";
+}
+
+std::vector<ForwardState> Daemon::forward_states() const {
+  std::vector<ForwardState> out;
+  for (const auto& l : local_) {
+    std::string detail = "listening on";
+    for (const auto& ep : l->local_endpoints()) detail += " " + ep.address().to_string() + ":" + std::to_string(ep.port());
+    out.push_back({l->name(), l->listening(), l->listening() ? detail : "not listening"});
+  }
+  for (const auto& r : remote_)
+    out.push_back({r->name(), r->connected(), r->connected() ? "control channel connected" : "control channel down"});
+  return out;
+}
+
+bool Daemon::ready() const {
+  for (const auto& s : forward_states())
+    if (!s.up) return false;
+  return !shutting_down_;
+}
+
+std::string Daemon::status_line() const {
+  const auto states = forward_states();
+  std::size_t up = 0;
+  for (const auto& s : states) up += s.up ? 1 : 0;
+  std::string line = std::to_string(up) + "/" + std::to_string(states.size()) + " forwards up, " +
+                     std::to_string(tunnels_->size()) + " tunnels open";
+  if (up < states.size()) {
+    line += "; down:";
+    for (const auto& s : states)
+      if (!s.up) line += " " + s.name;
+  }
+  return line;
+}
+
+std::string Daemon::readiness_json() const {
+  std::string body = std::string("{\"ready\":") + (ready() ? "true" : "false") + ",\"forwards\":[";
+  bool first = true;
+  for (const auto& s : forward_states()) {
+    if (!first) body += ",";
+    first = false;
+    body += "{\"name\":\"" + ops::json_escape(s.name) + "\",\"up\":" + (s.up ? "true" : "false") + ",\"detail\":\"" +
+            ops::json_escape(s.detail) + "\"}";
+  }
+  body += "]}\n";
+  return body;
+}
+
+std::string Daemon::render_metrics() {
+  for (const auto& s : forward_states()) metrics_->set("hcbridge_forward_up", {{"forward", s.name}}, s.up ? 1 : 0);
+  process_metrics(*metrics_);
+  return metrics_->render();
 }
 
 void Daemon::shutdown(std::function<void()> on_done) {
@@ -54,28 +292,28 @@ void Daemon::shutdown(std::function<void()> on_done) {
   on_drained_ = std::move(on_done);
   for (auto& l : local_) l->stop();
   for (auto& r : remote_) r->stop();
-  if (tunnels_.size() > 0) {
-    spdlog::info("shutting down: waiting up to {:.0f} s for {} open tunnel(s) to finish", config_.grace_period.count(),
-                 tunnels_.size());
+  if (tunnels_->size() > 0) {
+    spdlog::info("shutting down: waiting up to {:.0f} s for {} open tunnel(s) to finish", config_->grace_period.count(),
+                 tunnels_->size());
   }
-  tunnels_.set_on_change([this] { check_drained(); });
-  grace_timer_.expires_after(std::chrono::milliseconds(static_cast<int64_t>(config_.grace_period.count() * 1000)));
+  tunnels_->set_on_change([this] { check_drained(); });
+  grace_timer_.expires_after(std::chrono::milliseconds(static_cast<int64_t>(config_->grace_period.count() * 1000)));
   grace_timer_.async_wait([this](std::error_code ec) {
     if (ec) return;
-    if (tunnels_.size() > 0) spdlog::warn("grace period over: aborting {} tunnel(s)", tunnels_.size());
-    tunnels_.abort_all("shutdown");
+    if (tunnels_->size() > 0) spdlog::warn("grace period over: aborting {} tunnel(s)", tunnels_->size());
+    tunnels_->abort_all("shutdown");
     check_drained();
   });
   check_drained();
 }
 
 void Daemon::abort_now() {
-  tunnels_.abort_all("shutdown");
+  tunnels_->abort_all("shutdown");
   check_drained();
 }
 
 void Daemon::check_drained() {
-  if (!shutting_down_ || tunnels_.size() > 0 || !on_drained_) return;
+  if (!shutting_down_ || tunnels_->size() > 0 || !on_drained_) return;
   grace_timer_.cancel();
   auto cb = std::move(on_drained_);
   on_drained_ = nullptr;

@@ -1,11 +1,13 @@
-// The daemon: builds a forwarder per configured forward, owns the tunnels, and shuts down in order (stop accepting,
-// let tunnels drain for the grace period, then abort what is left).
+// The daemon: builds a forwarder per configured forward, owns the tunnels and the metrics, applies a new configuration
+// on reload without touching what did not change, and shuts down in order (stop accepting, let tunnels drain for the
+// grace period, then abort what is left).
 #pragma once
 
 #include "bridge/config.hpp"
 #include "bridge/local_forwarder.hpp"
 #include "bridge/remote_forwarder.hpp"
 #include "bridge/tunnel_registry.hpp"
+#include "ops/metrics.hpp"
 
 #include <functional>
 #include <map>
@@ -21,34 +23,58 @@ struct StartError {
   std::string message;
 };
 
+struct ForwardState {
+  std::string name;
+  bool up = false;
+  std::string detail;  // "listening on ...", "control channel connected", "connecting" ...
+};
+
 class Daemon {
  public:
   Daemon(asio::io_context& io, Config config);
+  ~Daemon();
 
   std::optional<StartError> start();
+  // Applies `next`: unchanged forwards keep running with their tunnels, removed ones stop accepting (their tunnels
+  // drain), new and changed ones start. On an error nothing changes. Returns a one-line summary of what changed.
+  hc::Result<std::string> reload(Config next);
   // Stops accepting and calls on_done once every tunnel has ended or the grace period ran out.
   void shutdown(std::function<void()> on_done);
   // A second signal during the drain: abort everything now.
   void abort_now();
 
-  const Config& config() const { return config_; }
-  TunnelRegistry& tunnels() { return tunnels_; }
+  bool ready() const;
+  std::vector<ForwardState> forward_states() const;
+  std::string status_line() const;     // e.g. "2/2 forwards up, 5 tunnels open"
+  std::string readiness_json() const;  // body of /readyz
+  std::string render_metrics();        // body of /metrics
+
+  const Config& config() const { return *config_; }
+  ops::Metrics& metrics() { return *metrics_; }
+  TunnelRegistry& tunnels() { return *tunnels_; }
   const std::vector<std::shared_ptr<LocalForwarder>>& local_forwarders() const { return local_; }
   const std::vector<std::shared_ptr<RemoteForwarder>>& remote_forwarders() const { return remote_; }
 
  private:
-  hc::Result<RelayContext> relay_context(const RelaySettings& settings);
+  hc::Result<RelayContext> relay_context(const Config& config, const RelaySettings& settings);
   void check_drained();
 
   asio::io_context& io_;
-  Config config_;
-  TunnelRegistry tunnels_;
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<ops::Metrics> metrics_;
+  std::shared_ptr<TunnelRegistry> tunnels_;
   std::map<std::string, std::shared_ptr<asio::ssl::context>> tls_by_ca_;
   std::vector<std::shared_ptr<LocalForwarder>> local_;
   std::vector<std::shared_ptr<RemoteForwarder>> remote_;
+  std::map<const void*, std::string> identity_;  // forwarder -> what it was built from (reload compares these)
   asio::steady_timer grace_timer_;
   std::function<void()> on_drained_;
   bool shutting_down_ = false;
+  double start_time_ = 0;
 };
+
+// What a forward was built from, as one comparable string (includes secrets: never log it).
+std::string forward_identity(const Config& config, const LocalForward& forward);
+std::string forward_identity(const Config& config, const RemoteForward& forward);
 
 }  // namespace bridge

@@ -21,13 +21,16 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
 
 }  // namespace
 
-LocalForwarder::LocalForwarder(asio::io_context& io, const Config& config, LocalForward forward, RelayContext relay,
-                               TunnelRegistry& tunnels)
-    : io_(io), config_(config), forward_(std::move(forward)), relay_(std::move(relay)), tunnels_(tunnels) {
+LocalForwarder::LocalForwarder(asio::io_context& io, std::shared_ptr<const Config> config, LocalForward forward, RelayContext relay,
+                               std::shared_ptr<TunnelRegistry> tunnels)
+    : io_(io), config_(std::move(config)), forward_(std::move(forward)), relay_(std::move(relay)), tunnels_(std::move(tunnels)) {
   name_ = "L:" + forward_.hc;
 }
 
 hc::Result<bool> LocalForwarder::start() {
+  // Also used to restart after stop() (a reload that had to roll back).
+  bindings_.clear();
+  stopped_ = false;
   for (const auto& b : forward_.bindings) {
     auto binding = std::make_unique<Binding>();
     binding->config = b;
@@ -90,10 +93,11 @@ void LocalForwarder::accept_next(Binding& binding) {
       });
       return;
     }
-    const std::size_t limit = self->forward_.max_connections.value_or(self->config_.max_connections);
-    const std::size_t open = self->tunnels_.count(self->name_) + self->handshakes_;
+    const std::size_t limit = self->forward_.max_connections.value_or(self->config_->max_connections);
+    const std::size_t open = self->tunnels_->count(self->name_) + self->handshakes_;
     if (open >= limit) {
       std::error_code ignored;
+      self->tunnels_->failed(self->name_, "limit");
       spdlog::warn("{}: refusing a client from {}: {} connections open (max_connections {})", self->name_,
                    endpoint_text(client.remote_endpoint(ignored)), open, limit);
       client.close(ignored);
@@ -106,51 +110,54 @@ void LocalForwarder::accept_next(Binding& binding) {
 
 void LocalForwarder::open_tunnel(asio::ip::tcp::socket client, const std::string& port_name) {
   ++handshakes_;
+  const auto setup_started = std::chrono::steady_clock::now();
   std::error_code ignored;
   client.set_option(asio::ip::tcp::no_delay(true), ignored);
   const std::string peer = endpoint_text(client.remote_endpoint(ignored));
-  const std::string id = tunnels_.next_id();
+  const std::string id = tunnels_->next_id();
   const std::string tracking = hc::new_guid();
   const auto& ep = relay_.endpoint;
   net::ClientOptions options;
   options.tls = relay_.tls;
-  options.timeout = ms(config_.connect_timeout);
+  options.timeout = ms(config_->connect_timeout);
   const std::string token = relay_.tokens->token_for(forward_.hc, static_cast<int64_t>(std::time(nullptr)));
   if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
   auto holder = std::make_shared<asio::ip::tcp::socket>(std::move(client));
   auto self = shared_from_this();
   auto done = [self] { --self->handshakes_; };
-  auto fail = [self, holder, peer, done](const std::string& why) {
+  auto fail = [self, holder, peer, done](const char* kind, const std::string& why) {
     done();
+    self->tunnels_->failed(self->name_, kind);
     spdlog::warn("{}: client {}: cannot open a tunnel: {}", self->name_, peer, why);
     std::error_code e;
     holder->close(e);
   };
   net::async_ws_connect(
       io_, hc::connect_url(ep.tls(), ep.host, ep.port, forward_.hc, tracking), options,
-      [self, holder, peer, id, tracking, port_name, done, fail](std::error_code ec, net::ConnectResult r) {
+      [self, holder, peer, id, tracking, port_name, done, fail, setup_started](std::error_code ec, net::ConnectResult r) {
         if (ec) {
-          if (ec == net::ConnectError::http_status) return fail(std::to_string(r.http_status) + " " + r.reason);
-          return fail(r.reason.empty() ? ec.message() : r.reason);
+          if (ec == net::ConnectError::http_status)
+            return fail(r.http_status == 404 ? "no_listener" : "relay_refused", std::to_string(r.http_status) + " " + r.reason);
+          return fail("relay_unreachable", r.reason.empty() ? ec.message() : r.reason);
         }
         auto ws = r.ws;
-        auto open = [self, holder, peer, id, tracking, ws, done](std::string leftover) {
+        auto open = [self, holder, peer, id, tracking, ws, done, setup_started](std::string leftover) {
           done();
-          TunnelInfo info{id, self->name_, self->forward_.hc, peer, tracking};
-          const Seconds idle = self->forward_.idle_timeout.value_or(self->config_.idle_timeout);
-          self->tunnels_.open(info, std::move(*holder), ws, std::move(leftover), ms(idle));
+          TunnelInfo info{id, self->name_, self->forward_.hc, peer, tracking, setup_started};
+          const Seconds idle = self->forward_.idle_timeout.value_or(self->config_->idle_timeout);
+          self->tunnels_->open(info, std::move(*holder), ws, std::move(leftover), ms(idle));
         };
         if (self->forward_.raw) return open({});
-        async_send_preamble(ws, port_name, ms(self->config_.preamble_timeout),
+        async_send_preamble(ws, port_name, ms(self->config_->preamble_timeout),
                             [ws, open, fail](std::error_code pec, std::string leftover, std::string refusal) {
                               if (pec) {
                                 ws->abort();
-                                return fail("preamble exchange failed: " + pec.message());
+                                return fail("preamble_failed", "preamble exchange failed: " + pec.message());
                               }
                               if (!refusal.empty()) {
                                 const std::string reason = ws->close_reason();
                                 ws->abort();
-                                return fail(refusal + (reason.empty() ? "" : " (" + reason + ")"));
+                                return fail("preamble_refused", refusal + (reason.empty() ? "" : " (" + reason + ")"));
                               }
                               open(std::move(leftover));
                             });

@@ -14,8 +14,8 @@ namespace bridge {
 
 class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
  public:
-  LocalForwarder(asio::io_context& io, const Config& config, LocalForward forward, RelayContext relay,
-                 TunnelRegistry& tunnels);
+  LocalForwarder(asio::io_context& io, std::shared_ptr<const Config> config, LocalForward forward, RelayContext relay,
+                 std::shared_ptr<TunnelRegistry> tunnels);
 
   // Binds every address; fails (naming the address) if any cannot be bound.
   hc::Result<bool> start();
@@ -36,10 +36,10 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   void open_tunnel(asio::ip::tcp::socket client, const std::string& port_name);
 
   asio::io_context& io_;
-  const Config& config_;
+  std::shared_ptr<const Config> config_;
   LocalForward forward_;
   RelayContext relay_;
-  TunnelRegistry& tunnels_;
+  std::shared_ptr<TunnelRegistry> tunnels_;
   std::string name_;
   std::vector<std::unique_ptr<Binding>> bindings_;
   bool listening_ = false;

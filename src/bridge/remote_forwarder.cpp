@@ -40,21 +40,35 @@ std::string describe_failure(const std::string& hc, std::error_code ec, const ne
 
 }  // namespace
 
-RemoteForwarder::RemoteForwarder(asio::io_context& io, const Config& config, RemoteForward forward, RelayContext relay,
-                                 TunnelRegistry& tunnels)
+RemoteForwarder::RemoteForwarder(asio::io_context& io, std::shared_ptr<const Config> config, RemoteForward forward, RelayContext relay,
+                                 std::shared_ptr<TunnelRegistry> tunnels)
     : io_(io),
-      config_(config),
+      config_(std::move(config)),
       forward_(std::move(forward)),
       relay_(std::move(relay)),
-      tunnels_(tunnels),
+      tunnels_(std::move(tunnels)),
       name_("T:" + forward_.hc),
-      backoff_(config.backoff_initial, config.backoff_max),
+      backoff_(config_->backoff_initial, config_->backoff_max),
       reconnect_timer_(io),
       keepalive_timer_(io),
       renew_timer_(io),
       chunk_(16 * 1024) {}
 
+void RemoteForwarder::set_up(bool up) {
+  connected_ = up;
+  tunnels_->metrics().set("hcbridge_control_channel_up", {{"forward", name_}}, up ? 1 : 0);
+}
+
+void RemoteForwarder::count_reconnect(const char* reason) {
+  tunnels_->metrics().add("hcbridge_control_channel_reconnects_total", {{"forward", name_}, {"reason", reason}});
+}
+
 void RemoteForwarder::start() {
+  auto& m = tunnels_->metrics();
+  m.describe_gauge("hcbridge_control_channel_up", "1 when the forward's control channel is connected, else 0.");
+  m.describe_counter("hcbridge_control_channel_reconnects_total", "Control-channel reconnects, per forward and reason.");
+  m.describe_counter("hcbridge_token_renewals_total", "renewToken messages sent, per forward and result.");
+  set_up(false);
   if (auto fixed = relay_.tokens->fixed_expiry()) {
     const int64_t left = *fixed - now_unix();
     if (left <= 0)
@@ -67,6 +81,7 @@ void RemoteForwarder::start() {
 
 void RemoteForwarder::stop() {
   stopped_ = true;
+  ++generation_;  // callbacks of the channel being closed must not reconnect or report
   reconnect_timer_.cancel();
   keepalive_timer_.cancel();
   renew_timer_.cancel();
@@ -77,7 +92,7 @@ void RemoteForwarder::stop() {
     auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(2));
     timer->async_wait([timer, ws = ws_](std::error_code) { ws->abort(); });
   }
-  connected_ = false;
+  set_up(false);
 }
 
 void RemoteForwarder::connect() {
@@ -87,7 +102,7 @@ void RemoteForwarder::connect() {
   const std::string url = hc::listen_url(ep.tls(), ep.host, ep.port, forward_.hc, channel_id_);
   net::ClientOptions options;
   options.tls = relay_.tls;
-  options.timeout = ms(config_.connect_timeout);
+  options.timeout = ms(config_->connect_timeout);
   const std::string token = relay_.tokens->token_for(forward_.hc, now_unix());
   if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
   spdlog::debug("{}: connecting control channel to {}://{}", name_, ep.tls() ? "wss" : "ws", ep.authority());
@@ -106,6 +121,10 @@ void RemoteForwarder::on_connect_result(std::error_code ec, net::ConnectResult r
   if (!ec) return on_connected(result.ws);
   const auto delay = backoff_.next();
   const std::string why = describe_failure(forward_.hc, ec, result);
+  count_reconnect(result.http_status == 401   ? "unauthorized"
+                  : result.http_status == 404 ? "not_found"
+                  : result.http_status != 0   ? "refused"
+                                              : "connect_failed");
   // 401/404 need a human; network trouble usually heals by itself, but still deserves a warning while it lasts.
   if (result.http_status == 401 || result.http_status == 404)
     spdlog::error("{}: control channel refused: {}; retrying in {:.1f} s", name_, why, delay.count());
@@ -126,7 +145,7 @@ void RemoteForwarder::schedule_reconnect(std::chrono::duration<double> delay) {
 void RemoteForwarder::on_connected(std::shared_ptr<net::WebSocket> ws) {
   ws_ = std::move(ws);
   ++generation_;
-  connected_ = true;
+  set_up(true);
   connected_at_ = std::chrono::steady_clock::now();
   awaiting_pong_ = false;
   message_.clear();
@@ -136,7 +155,7 @@ void RemoteForwarder::on_connected(std::shared_ptr<net::WebSocket> ws) {
   });
   spdlog::info("{}: control channel connected to {} (id {})", name_, relay_.endpoint.authority(), channel_id_);
   read_control();
-  keepalive_timer_.expires_after(ms(config_.keepalive));
+  keepalive_timer_.expires_after(ms(config_->keepalive));
   keepalive_timer_.async_wait([self = shared_from_this(), gen](std::error_code ec) {
     if (!ec && self->generation_ == gen) self->keepalive_tick();
   });
@@ -146,14 +165,14 @@ void RemoteForwarder::on_connected(std::shared_ptr<net::WebSocket> ws) {
 void RemoteForwarder::keepalive_tick() {
   if (!connected_ || !ws_) return;
   if (awaiting_pong_) {
-    spdlog::warn("{}: no answer to the keep-alive ping within {:.0f} s; reconnecting", name_, config_.keepalive.count());
+    spdlog::warn("{}: no answer to the keep-alive ping within {:.0f} s; reconnecting", name_, config_->keepalive.count());
     ws_->abort();  // the read loop sees the abort and reconnects
     return;
   }
   awaiting_pong_ = true;
   ws_->send_ping();
   const auto gen = generation_;
-  keepalive_timer_.expires_after(ms(config_.keepalive));
+  keepalive_timer_.expires_after(ms(config_->keepalive));
   keepalive_timer_.async_wait([self = shared_from_this(), gen](std::error_code ec) {
     if (!ec && self->generation_ == gen) self->keepalive_tick();
   });
@@ -171,6 +190,8 @@ void RemoteForwarder::schedule_renewal() {
     if (ec || self->generation_ != gen || !self->connected_) return;
     const std::string token = self->relay_.tokens->token_for(self->forward_.hc, now_unix());
     self->ws_->async_write_text(hc::build_renew_token_message(token), [self, gen](std::error_code wec) {
+      self->tunnels_->metrics().add("hcbridge_token_renewals_total",
+                                   {{"forward", self->name_}, {"result", wec ? "failed" : "ok"}});
       if (wec || self->generation_ != gen) return;
       spdlog::debug("{}: token renewed", self->name_);
       self->schedule_renewal();
@@ -188,16 +209,22 @@ void RemoteForwarder::read_control() {
       self->ws_->send_close(1000, "");
       // 1001 (HC deleted or relay going down), 1008 (token), 1011 (relay recycle) mean "come back now".
       const bool immediate = code == 1001 || code == 1008 || code == 1011;
+      self->count_reconnect("closed_by_relay");
       return self->on_disconnected("relay closed the control channel (" + std::to_string(code) +
                                        (reason.empty() ? "" : " " + reason) + ")",
                                    immediate);
     }
-    if (ec) return self->on_disconnected(ec == asio::error::operation_aborted ? "keep-alive timed out" : ec.message(), false);
+    if (ec) {
+      const bool keepalive = ec == asio::error::operation_aborted;
+      self->count_reconnect(keepalive ? "keepalive_timeout" : "connection_lost");
+      return self->on_disconnected(keepalive ? "keep-alive timed out" : ec.message(), false);
+    }
     self->awaiting_pong_ = false;  // any traffic proves the channel alive
     self->message_.append(reinterpret_cast<const char*>(self->chunk_.data()), chunk.size);
     if (self->message_.size() > hc::kMaxControlMessageSize) {
       spdlog::warn("{}: control message over {} bytes; reconnecting", self->name_, hc::kMaxControlMessageSize);
       self->ws_->abort();
+      self->count_reconnect("bad_message");
       return self->on_disconnected("oversized control message", false);
     }
     if (chunk.message_end) {
@@ -211,7 +238,7 @@ void RemoteForwarder::read_control() {
 
 void RemoteForwarder::on_disconnected(const std::string& why, bool immediate) {
   ++generation_;
-  connected_ = false;
+  set_up(false);
   keepalive_timer_.cancel();
   renew_timer_.cancel();
   if (ws_) ws_->abort();
@@ -256,7 +283,7 @@ const RemoteTarget* RemoteForwarder::pick_target(const std::string& port_name) c
 void RemoteForwarder::reject(const std::string& address, int status, const std::string& description) {
   net::ClientOptions options;
   options.tls = relay_.tls;
-  options.timeout = ms(config_.connect_timeout);
+  options.timeout = ms(config_->connect_timeout);
   net::async_ws_connect(io_, hc::reject_url(address, status, description), options,
                         [](std::error_code, net::ConnectResult r) {
                           if (r.ws) r.ws->abort();  // a relay should answer 410; never keep a socket either way
@@ -267,51 +294,56 @@ void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
   auto checked = hc::check_rendezvous_address(relay_.endpoint, accept.address);
   if (!checked) {
     spdlog::warn("{}: refusing to dial the rendezvous address of connection {}: {}", name_, accept.id, checked.error());
+    tunnels_->failed(name_, "bad_rendezvous_address");
     return;
   }
-  const std::size_t limit = forward_.max_connections.value_or(config_.max_connections);
-  if (tunnels_.count(name_) + handshakes_ >= limit) {
+  const std::size_t limit = forward_.max_connections.value_or(config_->max_connections);
+  if (tunnels_->count(name_) + handshakes_ >= limit) {
     spdlog::warn("{}: refusing connection {}: {} connections open (max_connections {})", name_, accept.id,
-                 tunnels_.count(name_) + handshakes_, limit);
+                 tunnels_->count(name_) + handshakes_, limit);
+    tunnels_->failed(name_, "limit");
     return reject(accept.address, 503, "Too many connections");
   }
   ++handshakes_;
-  const std::string id = tunnels_.next_id();
+  const auto setup_started = std::chrono::steady_clock::now();
+  const std::string id = tunnels_->next_id();
   const std::string peer = accept.remote_address.empty()
                                ? std::string("?")
                                : net::host_for_url(accept.remote_address) + ":" + std::to_string(accept.remote_port);
   net::ClientOptions options;
   options.tls = relay_.tls;
-  options.timeout = ms(config_.connect_timeout);
+  options.timeout = ms(config_->connect_timeout);
   auto self = shared_from_this();
   auto done = [self] { --self->handshakes_; };
-  net::async_ws_connect(io_, accept.address, options, [self, accept, id, peer, done](std::error_code ec, net::ConnectResult r) {
+  net::async_ws_connect(io_, accept.address, options, [self, accept, id, peer, done, setup_started](std::error_code ec, net::ConnectResult r) {
     if (ec) {
       done();
+      self->tunnels_->failed(self->name_, "rendezvous_failed");
       return spdlog::warn("{}: rendezvous for connection {} failed: {}", self->name_, accept.id,
                           describe_failure(self->forward_.hc, ec, r));
     }
     auto ws = r.ws;
     // Connect the target first and reply after: a refused target is then reported to the sender (azbridge replies
     // first and closes later, so its clients see a connect followed by EOF).
-    auto with_target = [self, ws, accept, id, peer, done](const RemoteTarget& target, std::string leftover, bool preamble) {
+    auto with_target = [self, ws, accept, id, peer, done, setup_started](const RemoteTarget& target, std::string leftover, bool preamble) {
       net::async_tcp_connect(
-          self->io_, target.host, target.port, ms(self->config_.connect_timeout),
-          [self, ws, accept, id, peer, done, target, leftover, preamble](std::error_code cec, asio::ip::tcp::socket sock) {
+          self->io_, target.host, target.port, ms(self->config_->connect_timeout),
+          [self, ws, accept, id, peer, done, target, leftover, preamble, setup_started](std::error_code cec, asio::ip::tcp::socket sock) {
             if (cec) {
               done();
+              self->tunnels_->failed(self->name_, "target_unreachable");
               spdlog::warn("{}: connection {} from {}: target {}:{} unreachable: {}", self->name_, accept.id, peer,
                            target.host, target.port, cec.message());
               ws->send_close(1011, "target unreachable: " + cec.message());
               return;
             }
-            auto open = [self, ws, accept, id, peer, done, target, leftover](asio::ip::tcp::socket s) {
+            auto open = [self, ws, accept, id, peer, done, target, leftover, setup_started](asio::ip::tcp::socket s) {
               done();
               TunnelInfo info{id, self->name_, self->forward_.hc,
                               peer + " -> " + net::host_for_url(target.host) + ":" + std::to_string(target.port),
-                              accept.id};
-              const Seconds idle = self->forward_.idle_timeout.value_or(self->config_.idle_timeout);
-              self->tunnels_.open(info, std::move(s), ws, leftover, ms(idle));
+                              accept.id, setup_started};
+              const Seconds idle = self->forward_.idle_timeout.value_or(self->config_->idle_timeout);
+              self->tunnels_->open(info, std::move(s), ws, leftover, ms(idle));
             };
             if (!preamble) return open(std::move(sock));
             auto holder = std::make_shared<asio::ip::tcp::socket>(std::move(sock));
@@ -327,10 +359,11 @@ void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
           });
     };
     if (self->forward_.raw) return with_target(self->forward_.targets.front(), {}, false);
-    async_read_preamble(ws, ms(self->config_.preamble_timeout), [self, ws, accept, done, with_target](
+    async_read_preamble(ws, ms(self->config_->preamble_timeout), [self, ws, accept, done, with_target](
                                                                      std::error_code pec, PreambleRequest req) {
       if (pec) {
         done();
+        self->tunnels_->failed(self->name_, "bad_preamble");
         spdlog::warn("{}: connection {}: no preamble from the sender: {}", self->name_, accept.id,
                      pec == asio::error::timed_out ? "timed out" : pec.message());
         ws->abort();
@@ -338,18 +371,21 @@ void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
       }
       if (!req.error.empty()) {
         done();
+        self->tunnels_->failed(self->name_, "bad_preamble");
         spdlog::warn("{}: connection {}: bad preamble: {}", self->name_, accept.id, req.error);
         if (req.reply_on_error.empty()) return ws->send_close(1008, req.error);
         return async_send_reply(ws, req.reply_on_error, [ws](std::error_code) { ws->send_close(1008, "bad preamble"); });
       }
       if (req.mode != hc::PreambleMode::stream) {
         done();
+        self->tunnels_->failed(self->name_, "bad_preamble");
         spdlog::warn("{}: connection {}: the sender asked for UDP, which this forward does not carry", self->name_, accept.id);
         return async_send_reply(ws, hc::preamble_reply_need_stream(), [ws](std::error_code) { ws->send_close(1008, "UDP not supported"); });
       }
       const RemoteTarget* target = self->pick_target(req.port_name);
       if (target == nullptr) {
         done();
+        self->tunnels_->failed(self->name_, "unknown_port_name");
         // azbridge closes without a reply here; we also say so in the log, which azbridge does not (its issue #10).
         std::string known;
         for (const auto& t : self->forward_.targets) known += (known.empty() ? "" : ", ") + t.port_name;

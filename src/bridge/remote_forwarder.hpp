@@ -17,8 +17,8 @@ namespace bridge {
 
 class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
  public:
-  RemoteForwarder(asio::io_context& io, const Config& config, RemoteForward forward, RelayContext relay,
-                  TunnelRegistry& tunnels);
+  RemoteForwarder(asio::io_context& io, std::shared_ptr<const Config> config, RemoteForward forward, RelayContext relay,
+                  std::shared_ptr<TunnelRegistry> tunnels);
 
   void start();
   // Closes the control channel and stops reconnecting; open tunnels are left to drain.
@@ -31,6 +31,8 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
 
  private:
   void connect();
+  void set_up(bool up);
+  void count_reconnect(const char* reason);
   void on_connect_result(std::error_code ec, net::ConnectResult result);
   void on_connected(std::shared_ptr<net::WebSocket> ws);
   void read_control();
@@ -44,10 +46,10 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   const RemoteTarget* pick_target(const std::string& port_name) const;
 
   asio::io_context& io_;
-  const Config& config_;
+  std::shared_ptr<const Config> config_;
   RemoteForward forward_;
   RelayContext relay_;
-  TunnelRegistry& tunnels_;
+  std::shared_ptr<TunnelRegistry> tunnels_;
   std::string name_;
 
   Backoff backoff_;

@@ -3,16 +3,29 @@
 namespace bridge {
 namespace {
 constexpr std::size_t kChunk = 64 * 1024;
+constexpr auto kStallThreshold = std::chrono::milliseconds(100);
+}  // namespace
+
+const char* close_kind_name(CloseKind kind) {
+  switch (kind) {
+    case CloseKind::closed: return "closed";
+    case CloseKind::idle_timeout: return "idle_timeout";
+    case CloseKind::shutdown: return "shutdown";
+    case CloseKind::local_error: return "local_error";
+    case CloseKind::relay_error: return "relay_error";
+  }
+  return "closed";
 }
 
 Tunnel::Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
-               std::chrono::milliseconds idle_timeout, ClosedHandler on_closed)
+               std::chrono::milliseconds idle_timeout, ClosedHandler on_closed, std::weak_ptr<TunnelObserver> observer)
     : info_(std::move(info)),
       tcp_(std::move(tcp)),
       ws_(std::move(ws)),
       to_tcp_first_(std::move(to_tcp_first)),
       idle_timeout_(idle_timeout),
       on_closed_(std::move(on_closed)),
+      observer_(std::move(observer)),
       idle_timer_(tcp_.get_executor()),
       up_(kChunk),
       down_(kChunk) {}
@@ -30,8 +43,9 @@ void Tunnel::write_first_then_read() {
   if (to_tcp_first_.empty()) return ws_to_tcp();
   auto data = std::make_shared<std::string>(std::move(to_tcp_first_));
   asio::async_write(tcp_, asio::buffer(*data), [self = shared_from_this(), data](std::error_code ec, std::size_t n) {
-    if (ec) return self->finish("local write failed: " + ec.message(), false);
+    if (ec) return self->finish("local write failed: " + ec.message(), CloseKind::local_error);
     self->bytes_down_ += n;
+    if (auto o = self->observer_.lock()) o->on_bytes(self->info_.forward, false, n);
     self->ws_to_tcp();
   });
 }
@@ -45,13 +59,16 @@ void Tunnel::tcp_to_ws() {
       self->ws_->send_close(1000, "Shutdown");
       return self->maybe_finish();
     }
-    if (ec) return self->finish(ec == asio::error::operation_aborted ? self->pending_reason_ : "local side: " + ec.message(), false);
-    self->last_activity_ = std::chrono::steady_clock::now();
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return self->finish(self->pending_reason_, self->pending_kind_);
+      return self->finish("local side: " + ec.message(), CloseKind::local_error);
+    }
+    const auto since = self->last_activity_ = std::chrono::steady_clock::now();
     self->ws_->async_write(asio::buffer(self->up_.data(), n), net::ws::Opcode::binary, true,
-                           [self, n](std::error_code wec) {
+                           [self, n, since](std::error_code wec) {
                              if (self->finished_) return;
-                             if (wec) return self->finish("relay write failed: " + wec.message(), false);
-                             self->bytes_up_ += n;
+                             if (wec) return self->finish("relay write failed: " + wec.message(), CloseKind::relay_error);
+                             self->written(true, n, since);
                              self->tcp_to_ws();
                            });
   });
@@ -68,16 +85,16 @@ void Tunnel::ws_to_tcp() {
       return self->maybe_finish();
     }
     if (ec) {
-      const std::string why = ec == asio::error::operation_aborted ? self->pending_reason_ : "relay side: " + ec.message();
-      return self->finish(why.empty() ? "relay dropped the connection" : why, false);
+      if (ec == asio::error::operation_aborted) return self->finish(self->pending_reason_, self->pending_kind_);
+      return self->finish("relay side: " + ec.message(), CloseKind::relay_error);
     }
-    self->last_activity_ = std::chrono::steady_clock::now();
+    const auto since = self->last_activity_ = std::chrono::steady_clock::now();
     if (chunk.size == 0) return self->ws_to_tcp();
     asio::async_write(self->tcp_, asio::buffer(self->down_.data(), chunk.size),
-                      [self](std::error_code wec, std::size_t n) {
+                      [self, since](std::error_code wec, std::size_t n) {
                         if (self->finished_) return;
-                        if (wec) return self->finish("local write failed: " + wec.message(), false);
-                        self->bytes_down_ += n;
+                        if (wec) return self->finish("local write failed: " + wec.message(), CloseKind::local_error);
+                        self->written(false, n, since);
                         self->ws_to_tcp();
                       });
   });
@@ -90,23 +107,33 @@ void Tunnel::arm_idle_timer() {
   idle_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
     if (ec || self->finished_) return;
     if (std::chrono::steady_clock::now() >= self->last_activity_ + self->idle_timeout_) {
-      return self->abort("idle timeout");
+      return self->abort("idle timeout", CloseKind::idle_timeout);
     }
     self->arm_idle_timer();
   });
 }
 
-void Tunnel::maybe_finish() {
-  if (tcp_eof_ && ws_closed_) finish("closed", true);
+void Tunnel::written(bool to_relay, std::size_t n, std::chrono::steady_clock::time_point since) {
+  (to_relay ? bytes_up_ : bytes_down_) += n;
+  auto o = observer_.lock();
+  if (!o) return;
+  o->on_bytes(info_.forward, to_relay, n);
+  if (std::chrono::steady_clock::now() - since >= kStallThreshold) o->on_stall(info_.forward, to_relay);
 }
 
-void Tunnel::abort(const std::string& reason) {
+void Tunnel::maybe_finish() {
+  if (tcp_eof_ && ws_closed_) finish("closed", CloseKind::closed);
+}
+
+void Tunnel::abort(const std::string& reason, CloseKind kind) {
   if (finished_) return;
   pending_reason_ = reason;
-  finish(reason, false);
+  pending_kind_ = kind;
+  finish(reason, kind);
 }
 
-void Tunnel::finish(const std::string& reason, bool clean) {
+void Tunnel::finish(const std::string& reason, CloseKind kind) {
+  const bool clean = kind == CloseKind::closed;
   if (finished_) return;
   finished_ = true;
   idle_timer_.cancel();
@@ -126,6 +153,7 @@ void Tunnel::finish(const std::string& reason, bool clean) {
   summary.bytes_from_relay = bytes_down_;
   summary.reason = reason;
   summary.clean = clean;
+  summary.kind = kind;
   if (on_closed_) {
     auto cb = std::move(on_closed_);
     cb(*this, summary);

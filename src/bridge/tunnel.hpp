@@ -23,6 +23,18 @@ struct TunnelInfo {
   std::string hc;
   std::string peer;         // the local client (sender side) or the target (listener side)
   std::string tracking_id;  // the relay's id for this connection
+  std::chrono::steady_clock::time_point setup_started{};  // when the connection was first seen (set-up latency)
+};
+
+enum class CloseKind { closed, idle_timeout, shutdown, local_error, relay_error };
+const char* close_kind_name(CloseKind kind);
+
+// Live counters the tunnel reports while it runs (metrics).
+struct TunnelObserver {
+  virtual ~TunnelObserver() = default;
+  virtual void on_bytes(const std::string& forward, bool to_relay, std::size_t n) = 0;
+  // A write that took long: the far side reads slower than this side sends, and this side is being held back.
+  virtual void on_stall(const std::string& forward, bool to_relay) = 0;
 };
 
 struct TunnelSummary {
@@ -31,6 +43,7 @@ struct TunnelSummary {
   uint64_t bytes_from_relay = 0;  // WebSocket -> TCP
   std::string reason;             // "closed", "idle timeout", "relay dropped", "local reset", "shutdown", ...
   bool clean = false;             // both directions ended with a close/EOF
+  CloseKind kind = CloseKind::closed;
 };
 
 class Tunnel : public std::enable_shared_from_this<Tunnel> {
@@ -39,11 +52,11 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
   // `to_tcp_first` holds payload that arrived together with the preamble; it is written to TCP before anything else.
   Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
-         std::chrono::milliseconds idle_timeout, ClosedHandler on_closed);
+         std::chrono::milliseconds idle_timeout, ClosedHandler on_closed, std::weak_ptr<TunnelObserver> observer = {});
 
   void start();
   // Ends both sides at once, without waiting for the peers (used when the drain grace period runs out).
-  void abort(const std::string& reason);
+  void abort(const std::string& reason, CloseKind kind = CloseKind::shutdown);
 
   const TunnelInfo& info() const { return info_; }
 
@@ -53,7 +66,8 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   void write_first_then_read();
   void arm_idle_timer();
   void maybe_finish();
-  void finish(const std::string& reason, bool clean);
+  void finish(const std::string& reason, CloseKind kind);
+  void written(bool to_relay, std::size_t n, std::chrono::steady_clock::time_point since);
 
   TunnelInfo info_;
   asio::ip::tcp::socket tcp_;
@@ -61,6 +75,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   std::string to_tcp_first_;
   std::chrono::milliseconds idle_timeout_;
   ClosedHandler on_closed_;
+  std::weak_ptr<TunnelObserver> observer_;
   asio::steady_timer idle_timer_;
   std::chrono::steady_clock::time_point started_, last_activity_;
 
@@ -71,6 +86,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   bool ws_closed_ = false;     // relay side finished sending (we shut down TCP's write side)
   bool finished_ = false;
   std::string pending_reason_;
+  CloseKind pending_kind_ = CloseKind::shutdown;
 };
 
 }  // namespace bridge

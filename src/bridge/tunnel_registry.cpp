@@ -6,6 +6,33 @@
 
 namespace bridge {
 
+TunnelRegistry::TunnelRegistry(std::shared_ptr<ops::Metrics> metrics) : metrics_(std::move(metrics)) {
+  metrics_->describe_counter("hcbridge_tunnels_opened_total", "Tunnels opened, per forward.");
+  metrics_->describe_counter("hcbridge_tunnels_closed_total", "Tunnels closed, per forward and reason.");
+  metrics_->describe_counter("hcbridge_tunnels_failed_total", "Connections that could not be set up, per forward and reason.");
+  metrics_->describe_gauge("hcbridge_tunnels_open", "Tunnels open now, per forward.");
+  metrics_->describe_counter("hcbridge_bytes_total", "Bytes carried, per forward and direction (to_relay, from_relay).");
+  metrics_->describe_counter("hcbridge_backpressure_stalls_total",
+                            "Writes that waited over 100 ms for the far side to drain, per forward and direction.");
+  metrics_->describe_histogram("hcbridge_tunnel_setup_seconds",
+                              "Time from a new connection to its tunnel carrying data, per forward.",
+                              {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+}
+
+void TunnelRegistry::failed(const std::string& forward, const char* reason) {
+  metrics_->add("hcbridge_tunnels_failed_total", {{"forward", forward}, {"reason", reason}});
+}
+
+void TunnelRegistry::on_bytes(const std::string& forward, bool to_relay, std::size_t n) {
+  metrics_->add("hcbridge_bytes_total", {{"forward", forward}, {"direction", to_relay ? "to_relay" : "from_relay"}},
+               static_cast<double>(n));
+}
+
+void TunnelRegistry::on_stall(const std::string& forward, bool to_relay) {
+  metrics_->add("hcbridge_backpressure_stalls_total",
+               {{"forward", forward}, {"direction", to_relay ? "to_relay" : "from_relay"}});
+}
+
 std::string TunnelRegistry::next_id() { return "t" + std::to_string(++ids_); }
 
 std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, asio::ip::tcp::socket tcp,
@@ -15,30 +42,45 @@ std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, asio::ip::tcp::soc
                info.tracking_id);
   auto tunnel = std::make_shared<Tunnel>(
       info, std::move(tcp), std::move(ws), std::move(to_tcp_first), idle_timeout,
-      [this](Tunnel& t, const TunnelSummary& s) {
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(s.duration).count();
-        // Normal ends are info: an operator has nothing to do about a client that hung up.
-        spdlog::info("tunnel {} closed: forward={} reason=\"{}\" duration_ms={} bytes_to_relay={} bytes_from_relay={}",
-                     t.info().id, t.info().forward, s.reason, ms, s.bytes_to_relay, s.bytes_from_relay);
-        auto it = tunnels_.find(&t);
-        if (it != tunnels_.end()) {
-          auto keep = it->second;  // the tunnel must outlive this callback
-          tunnels_.erase(it);
-          if (--per_forward_[t.info().forward] == 0) per_forward_.erase(t.info().forward);
-          if (on_change_) on_change_();
-        }
-      });
+      [weak = weak_from_this()](Tunnel& t, const TunnelSummary& s) {
+        auto self = weak.lock();
+        if (self) self->closed(t, s);
+      },
+      weak_from_this());
   tunnels_[tunnel.get()] = tunnel;
-  ++per_forward_[info.forward];
+  const std::size_t now_open = ++per_forward_[info.forward];
   ++opened_;
+  metrics_->add("hcbridge_tunnels_opened_total", {{"forward", info.forward}});
+  metrics_->set("hcbridge_tunnels_open", {{"forward", info.forward}}, static_cast<double>(now_open));
+  if (info.setup_started != std::chrono::steady_clock::time_point{}) {
+    const std::chrono::duration<double> setup = std::chrono::steady_clock::now() - info.setup_started;
+    metrics_->observe("hcbridge_tunnel_setup_seconds", {{"forward", info.forward}}, setup.count());
+  }
   tunnel->start();
   return tunnel;
+}
+
+void TunnelRegistry::closed(Tunnel& t, const TunnelSummary& s) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(s.duration).count();
+  // Normal ends are info: an operator has nothing to do about a client that hung up.
+  spdlog::info("tunnel {} closed: forward={} reason=\"{}\" duration_ms={} bytes_to_relay={} bytes_from_relay={}",
+               t.info().id, t.info().forward, s.reason, ms, s.bytes_to_relay, s.bytes_from_relay);
+  metrics_->add("hcbridge_tunnels_closed_total", {{"forward", t.info().forward}, {"reason", close_kind_name(s.kind)}});
+  auto it = tunnels_.find(&t);
+  if (it != tunnels_.end()) {
+    auto keep = it->second;  // the tunnel must outlive this callback
+    tunnels_.erase(it);
+    const std::size_t left = --per_forward_[t.info().forward];
+    metrics_->set("hcbridge_tunnels_open", {{"forward", t.info().forward}}, static_cast<double>(left));
+    if (left == 0) per_forward_.erase(t.info().forward);
+    if (on_change_) on_change_();
+  }
 }
 
 void TunnelRegistry::abort_all(const std::string& reason) {
   std::vector<std::shared_ptr<Tunnel>> all;
   for (auto& [k, v] : tunnels_) all.push_back(v);
-  for (auto& t : all) t->abort(reason);
+  for (auto& t : all) t->abort(reason, CloseKind::shutdown);
 }
 
 std::size_t TunnelRegistry::count(const std::string& forward) const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bridge/tunnel.hpp"
+#include "ops/metrics.hpp"
 
 #include <functional>
 #include <map>
@@ -11,8 +12,11 @@
 
 namespace bridge {
 
-class TunnelRegistry {
+// Shared (not owned by one forwarder): forwarders and tunnels hold it while they have callbacks pending.
+class TunnelRegistry : public TunnelObserver, public std::enable_shared_from_this<TunnelRegistry> {
  public:
+  explicit TunnelRegistry(std::shared_ptr<ops::Metrics> metrics);
+
   // Creates, registers and starts a tunnel.
   std::shared_ptr<Tunnel> open(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws,
                                std::string to_tcp_first, std::chrono::milliseconds idle_timeout);
@@ -21,10 +25,19 @@ class TunnelRegistry {
   std::size_t count(const std::string& forward) const;
   uint64_t opened() const { return opened_; }
   std::string next_id();
+  ops::Metrics& metrics() { return *metrics_; }
+  // A tunnel that could not be set up (relay refused, target unreachable, ...): counted by reason.
+  void failed(const std::string& forward, const char* reason);
+
+  void on_bytes(const std::string& forward, bool to_relay, std::size_t n) override;
+  void on_stall(const std::string& forward, bool to_relay) override;
+  void closed(Tunnel& t, const TunnelSummary& s);
+
   // Called after a tunnel left the registry (daemon shutdown waits on this).
   void set_on_change(std::function<void()> cb) { on_change_ = std::move(cb); }
 
  private:
+  std::shared_ptr<ops::Metrics> metrics_;
   std::map<Tunnel*, std::shared_ptr<Tunnel>> tunnels_;
   std::map<std::string, std::size_t> per_forward_;
   uint64_t opened_ = 0;

@@ -155,9 +155,8 @@ void LocalForwarder::open_tunnel(asio::ip::tcp::socket client, const std::string
                                 return fail("preamble_failed", "preamble exchange failed: " + pec.message());
                               }
                               if (!refusal.empty()) {
-                                const std::string reason = ws->close_reason();
                                 ws->abort();
-                                return fail("preamble_refused", refusal + (reason.empty() ? "" : " (" + reason + ")"));
+                                return fail("preamble_refused", refusal);
                               }
                               open(std::move(leftover));
                             });

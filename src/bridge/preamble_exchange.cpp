@@ -92,10 +92,14 @@ void async_send_preamble(const std::shared_ptr<net::WebSocket>& ws, const std::s
                       return true;
                     };
                     auto reader = std::make_shared<ChunkReader>(
-                        ws, timeout, consume, [reply, leftover, handler](std::error_code ec) {
-                          if (ec == net::WsError::closed)
-                            return handler({}, {}, "the listener closed the connection without a reply "
-                                                   "(unknown port name?)");
+                        ws, timeout, consume, [ws, reply, leftover, handler](std::error_code ec) {
+                          if (ec == net::WsError::closed) {
+                            // Our listener says why (e.g. "target unreachable: ..."); azbridge closes silently.
+                            const std::string& why = ws->close_reason();
+                            return handler({}, {}, why.empty() ? "the listener closed the connection without a reply "
+                                                                 "(unknown port name?)"
+                                                               : "the listener refused: " + why);
+                          }
                           if (ec) return handler(ec, {}, {});
                           const auto* r = reinterpret_cast<const uint8_t*>(reply->data());
                           switch (hc::classify_preamble_reply(r, hc::PreambleMode::stream)) {

@@ -1,5 +1,7 @@
 #include "bridge/tunnel_registry.hpp"
 
+#include "ops/logging.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <vector>
@@ -38,8 +40,12 @@ std::string TunnelRegistry::next_id() { return "t" + std::to_string(++ids_); }
 std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, asio::ip::tcp::socket tcp,
                                              std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
                                              std::chrono::milliseconds idle_timeout) {
-  spdlog::info("tunnel {} open: forward={} hc={} peer={} tracking_id={}", info.id, info.forward, info.hc, info.peer,
-               info.tracking_id);
+  ops::log(spdlog::level::info,
+           fmt::format("tunnel {} open: forward={} hc={} peer={} tracking_id={}", info.id, info.forward, info.hc,
+                       info.peer, info.tracking_id),
+           "tunnel open",
+           {{"tunnel_id", info.id}, {"forward", info.forward}, {"hc", info.hc}, {"peer", info.peer},
+            {"tracking_id", info.tracking_id}});
   auto tunnel = std::make_shared<Tunnel>(
       info, std::move(tcp), std::move(ws), std::move(to_tcp_first), idle_timeout,
       [weak = weak_from_this()](Tunnel& t, const TunnelSummary& s) {
@@ -63,8 +69,13 @@ std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, asio::ip::tcp::soc
 void TunnelRegistry::closed(Tunnel& t, const TunnelSummary& s) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(s.duration).count();
   // Normal ends are info: an operator has nothing to do about a client that hung up.
-  spdlog::info("tunnel {} closed: forward={} reason=\"{}\" duration_ms={} bytes_to_relay={} bytes_from_relay={}",
-               t.info().id, t.info().forward, s.reason, ms, s.bytes_to_relay, s.bytes_from_relay);
+  ops::log(spdlog::level::info,
+           fmt::format("tunnel {} closed: forward={} reason=\"{}\" duration_ms={} bytes_to_relay={} bytes_from_relay={}",
+                       t.info().id, t.info().forward, s.reason, ms, s.bytes_to_relay, s.bytes_from_relay),
+           "tunnel closed",
+           {{"tunnel_id", t.info().id}, {"forward", t.info().forward}, {"hc", t.info().hc}, {"peer", t.info().peer},
+            {"tracking_id", t.info().tracking_id}, {"reason", s.reason}, {"duration_ms", std::to_string(ms)},
+            {"bytes_to_relay", std::to_string(s.bytes_to_relay)}, {"bytes_from_relay", std::to_string(s.bytes_from_relay)}});
   metrics_->add("hcbridge_tunnels_closed_total", {{"forward", t.info().forward}, {"reason", close_kind_name(s.kind)}});
   auto it = tunnels_.find(&t);
   if (it != tunnels_.end()) {

@@ -13,6 +13,12 @@
 namespace ops {
 namespace {
 
+// log() marks JSON payloads as: kFieldsStart + members + kFieldsEnd + message, and the JSON formatter splices the
+// members in. Both bytes are control characters that json_escape() would never leave raw in a message.
+constexpr char kFieldsStart = '\x1e';
+constexpr char kFieldsEnd = '\x1f';
+bool g_json = false;
+
 class JsonFormatter : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
@@ -28,9 +34,23 @@ class JsonFormatter : public spdlog::formatter {
     line += ts;
     line += "\",\"level\":\"";
     line.append(level.data(), level.size());
+    std::string_view payload(msg.payload.data(), msg.payload.size());
+    std::string_view members;
+    if (!payload.empty() && payload.front() == kFieldsStart) {
+      const auto end = payload.find(kFieldsEnd);
+      if (end != std::string_view::npos) {
+        members = payload.substr(1, end - 1);
+        payload = payload.substr(end + 1);
+      }
+    }
     line += "\",\"msg\":\"";
-    line += json_escape(std::string_view(msg.payload.data(), msg.payload.size()));
-    line += "\"}\n";
+    line += json_escape(payload);
+    line += "\"";
+    if (!members.empty()) {
+      line += ",";
+      line.append(members.data(), members.size());
+    }
+    line += "}\n";
     dest.append(line.data(), line.data() + line.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
@@ -61,6 +81,46 @@ std::string json_escape(std::string_view text) {
   return out;
 }
 
+std::string render_fields(std::string_view message, std::initializer_list<Field> fields, bool json) {
+  std::string out;
+  if (json) {
+    out += kFieldsStart;
+    bool first = true;
+    for (const auto& f : fields) {
+      if (!first) out += ',';
+      first = false;
+      out += '"';
+      out += f.key;
+      out += "\":\"" + json_escape(f.value) + '"';
+    }
+    out += kFieldsEnd;
+    out.append(message.data(), message.size());
+    return out;
+  }
+  out.assign(message.data(), message.size());
+  for (const auto& f : fields) {
+    out += ' ';
+    out += f.key;
+    out += '=';
+    const bool quote = f.value.empty() || f.value.find_first_of(" \"=") != std::string::npos;
+    if (quote) out += '"' + f.value + '"';
+    else out += f.value;
+  }
+  return out;
+}
+
+void log(spdlog::level::level_enum level, std::string_view message, std::initializer_list<Field> fields) {
+  if (!spdlog::should_log(level)) return;
+  spdlog::log(level, "{}", render_fields(message, fields, g_json));
+}
+
+void log(spdlog::level::level_enum level, std::string_view text_line, std::string_view message,
+         std::initializer_list<Field> fields) {
+  if (!spdlog::should_log(level)) return;
+  if (g_json) spdlog::log(level, "{}", render_fields(message, fields, true));
+  else spdlog::log(level, "{}", text_line);
+}
+
 hc::Result<bool> setup_logging(std::string_view level_name, std::string_view format) {
   const auto level = spdlog::level::from_str(std::string(level_name));
   // from_str maps unknown names to "off"; only accept "off" when asked for.
@@ -81,6 +141,7 @@ hc::Result<bool> setup_logging(std::string_view level_name, std::string_view for
   }
   logger->set_level(level);
   logger->flush_on(spdlog::level::trace);
+  g_json = format == "json";
   spdlog::set_default_logger(logger);
   return true;
 }

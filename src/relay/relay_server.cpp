@@ -25,7 +25,11 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
 RelayServer::RelayServer(asio::io_context& io, RelayConfig config)
     : io_(io), config_(std::move(config)), acceptor_(io), rng_(std::random_device{}()) {}
 
-RelayServer::~RelayServer() = default;
+RelayServer::~RelayServer() {
+  // Connections may outlive the server in pending callbacks; the liveness token tells them it is gone.
+  stop();
+  alive_.reset();
+}
 
 hc::Result<asio::ip::tcp::endpoint> RelayServer::start() {
   if (!config_.tls_cert.empty() || !config_.tls_key.empty()) {
@@ -81,13 +85,16 @@ std::size_t RelayServer::listener_count() const {
 std::string RelayServer::next_conn_id() { return "c" + std::to_string(++conn_counter_); }
 
 void RelayServer::do_accept() {
-  acceptor_.async_accept([this](std::error_code ec, asio::ip::tcp::socket socket) {
+  acceptor_.async_accept([this, alive = liveness()](std::error_code ec, asio::ip::tcp::socket socket) {
+    if (alive.expired()) return;
     if (ec == asio::error::operation_aborted || stopped_) return;
     if (ec) {
       // Out of descriptors and the like: log, pause briefly so we do not spin, and go on.
       spdlog::warn("relay: accept failed: {}", ec.message());
       auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
-      timer->async_wait([this, timer](std::error_code) { if (!stopped_) do_accept(); });
+      timer->async_wait([this, alive = liveness(), timer](std::error_code) {
+        if (!alive.expired() && !stopped_) do_accept();
+      });
       return;
     }
     std::error_code ignored;
@@ -95,7 +102,8 @@ void RelayServer::do_accept() {
     auto stream = tls_ ? std::make_unique<net::Stream>(std::move(socket), *tls_)
                        : std::make_unique<net::Stream>(std::move(socket));
     net::async_read_request(std::move(stream), config_.handshake_timeout,
-                            [this](std::error_code rec, net::IncomingRequestPtr request, std::string problem) {
+                            [this, alive = liveness()](std::error_code rec, net::IncomingRequestPtr request, std::string problem) {
+                              if (alive.expired()) return;
                               on_request(rec, request, problem);
                             });
     do_accept();
@@ -178,7 +186,8 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
                                                  : host_for_url + ":" + std::to_string(port));
   const std::string path = hcr.path;
   const std::string conn = next_conn_id();
-  auto verifier = [this, ns_host = ns_host, path](const std::string& token) {
+  auto verifier = [this, alive = liveness(), ns_host = ns_host, path](const std::string& token) {
+    if (alive.expired()) return hc::SasCheck{hc::SasFailure::missing, "relay stopped", 0, {}};
     if (config_.no_auth) return hc::SasCheck{};
     return hc::verify_sas_token(token, config_.keys, ns_host, path, static_cast<int64_t>(std::time(nullptr)));
   };
@@ -186,9 +195,9 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
   control_options.answer_pings = config_.answer_control_pings;
   net::async_accept_upgrade(
       request, {}, control_options,
-      [this, key, path, id, authority, expiry, verifier, conn, peer = request->peer](
+      [this, alive = liveness(), key, path, id, authority, expiry, verifier, conn, peer = request->peer](
           std::error_code ec, std::shared_ptr<net::WebSocket> ws) {
-        if (ec || stopped_) {
+        if (ec || alive.expired() || stopped_) {
           if (ws) ws->abort();
           return;
         }
@@ -196,7 +205,8 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
         listeners_[key].push_back(channel);
         spdlog::info("relay: {} listener {} connected for '{}' from {} ({} on this HC)", conn, id, path,
                      endpoint_text(peer), listeners_[key].size());
-        channel->start([this, key, conn](ControlChannel& c) {
+        channel->start([this, alive = liveness(), key, conn](ControlChannel& c) {
+          if (alive.expired()) return;
           auto it = listeners_.find(key);
           if (it == listeners_.end()) return;
           auto& v = it->second;
@@ -241,7 +251,8 @@ void RelayServer::handle_connect(const net::IncomingRequestPtr& request, const H
 
   auto timer = std::make_shared<asio::steady_timer>(io_, config_.accept_timeout);
   pending_[id] = PendingSender{request, timer, hc_name};
-  timer->async_wait([this, id, ns_host, path = hcr.path](std::error_code ec) {
+  timer->async_wait([this, alive = liveness(), id, ns_host, path = hcr.path](std::error_code ec) {
+    if (alive.expired()) return;
     if (ec) return;
     auto it = pending_.find(id);
     if (it == pending_.end()) return;
@@ -289,22 +300,29 @@ void RelayServer::handle_accept(const net::IncomingRequestPtr& request, const Hc
     extra.add("Sec-WebSocket-Protocol", chosen);
   }
   const std::string id = hcr.id;
-  net::async_accept_upgrade(request, extra, net::WebSocket::Options{}, [this, sender, extra, id](
+  net::async_accept_upgrade(request, extra, net::WebSocket::Options{}, [this, alive = liveness(), sender, extra, id](
                                                                             std::error_code ec,
                                                                             std::shared_ptr<net::WebSocket> listener_ws) {
-    if (ec) {
+    if (ec || alive.expired()) {
       sender.request->stream->close();
+      if (listener_ws) listener_ws->abort();
       return;
     }
     net::async_accept_upgrade(sender.request, extra, net::WebSocket::Options{},
-                              [this, listener_ws, id](std::error_code ec2, std::shared_ptr<net::WebSocket> sender_ws) {
+                              [this, alive = liveness(), listener_ws, id](std::error_code ec2, std::shared_ptr<net::WebSocket> sender_ws) {
+                                if (alive.expired()) {
+                                  listener_ws->abort();
+                                  if (sender_ws) sender_ws->abort();
+                                  return;
+                                }
                                 if (ec2 || stopped_) {
                                   listener_ws->abort();
                                   if (sender_ws) sender_ws->abort();
                                   return;
                                 }
                                 auto tunnel = std::make_shared<RelayTunnel>(
-                                    id, sender_ws, listener_ws, [this](RelayTunnel& t) {
+                                    id, sender_ws, listener_ws, [this, alive = liveness()](RelayTunnel& t) {
+                                      if (alive.expired()) return;
                                       spdlog::debug("relay: tunnel {} finished", t.id());
                                       auto found = std::find_if(tunnels_.begin(), tunnels_.end(),
                                                                 [&t](const auto& p) { return p.get() == &t; });

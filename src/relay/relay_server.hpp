@@ -54,6 +54,7 @@ class RelayServer {
   hc::SasCheck check_token(const net::IncomingRequestPtr& request, const HcRequest& hcr, const std::string& ns_host,
                            const std::string& hc_path) const;
   std::string next_conn_id();
+  std::weak_ptr<void> liveness() const { return alive_; }
 
   asio::io_context& io_;
   RelayConfig config_;
@@ -66,6 +67,7 @@ class RelayServer {
   std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;  // by hc_key()
   std::map<std::string, PendingSender> pending_;                                    // by rendezvous id
   std::set<std::shared_ptr<RelayTunnel>> tunnels_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace relay

@@ -40,6 +40,12 @@ class TargetServer {
       : acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}), mode_(mode), reply_(std::move(reply)) {
     accept();
   }
+  // The io_context outlives this object in the fixtures; pending handlers must see that it is gone.
+  ~TargetServer() {
+    *alive_ = false;
+    std::error_code ignored;
+    acceptor_.close(ignored);
+  }
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
   std::size_t accepted = 0;
   std::vector<std::string> requests;  // reply mode: what each connection sent
@@ -52,8 +58,8 @@ class TargetServer {
     std::string got;
   };
   void accept() {
-    acceptor_.async_accept([this](std::error_code ec, asio::ip::tcp::socket s) {
-      if (ec) return;
+    acceptor_.async_accept([this, alive = alive_](std::error_code ec, asio::ip::tcp::socket s) {
+      if (ec || !*alive) return;
       ++accepted;
       auto c = std::make_shared<Conn>(std::move(s));
       if (mode_ == Mode::echo) echo(c);
@@ -62,19 +68,21 @@ class TargetServer {
     });
   }
   void echo(std::shared_ptr<Conn> c) {
-    c->sock.async_read_some(asio::buffer(c->buf), [c, this](std::error_code ec, std::size_t n) {
+    c->sock.async_read_some(asio::buffer(c->buf), [c, this, alive = alive_](std::error_code ec, std::size_t n) {
+      if (!*alive) return;
       if (ec) {
         std::error_code e;
         c->sock.shutdown(asio::ip::tcp::socket::shutdown_send, e);
         return;
       }
-      asio::async_write(c->sock, asio::buffer(c->buf.data(), n), [c, this](std::error_code wec, std::size_t) {
-        if (!wec) echo(c);
+      asio::async_write(c->sock, asio::buffer(c->buf.data(), n), [c, this, alive](std::error_code wec, std::size_t) {
+        if (!wec && *alive) echo(c);
       });
     });
   }
   void collect(std::shared_ptr<Conn> c) {
-    c->sock.async_read_some(asio::buffer(c->buf), [c, this](std::error_code ec, std::size_t n) {
+    c->sock.async_read_some(asio::buffer(c->buf), [c, this, alive = alive_](std::error_code ec, std::size_t n) {
+      if (!*alive) return;
       if (!ec) {
         c->got.append(c->buf.data(), n);
         return collect(c);
@@ -87,6 +95,7 @@ class TargetServer {
       });
     });
   }
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   asio::ip::tcp::acceptor acceptor_;
   Mode mode_;
   std::string reply_;

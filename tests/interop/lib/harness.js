@@ -15,6 +15,7 @@
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const assert = require('node:assert/strict');
 
@@ -205,7 +206,7 @@ class Relay {
     this.exit = deferred();
     const certDir = process.env.HCB_TEST_CERT_DIR;
     this.args = [
-      '--bind', '127.0.0.1:0',
+      '--bind', `127.0.0.1:${opts.port || 0}`,
       '--tls-cert', path.join(certDir, 'cert.pem'),
       '--tls-key', path.join(certDir, 'key.pem'),
       '--sas', `${this.keyName}=${this.key}`,
@@ -280,7 +281,217 @@ class Relay {
 
   kill() {
     this.stopping = true;
+    this.killed = true;
     if (this.proc && !this.exit.settled) this.proc.kill('SIGKILL');
+    return this.exit.promise;
+  }
+
+  // hcbridge options that reach this relay with its SAS key: -e wss://127.0.0.1:PORT/ --ca-file ... -K root -k KEY.
+  daemonArgs() {
+    return ['-e', `${this.base}/`, '--ca-file', path.join(process.env.HCB_TEST_CERT_DIR, 'cert.pem'),
+            '-K', this.keyName, '-k', this.key];
+  }
+
+  // The `relay` object of an hcbridge config file that reaches this relay.
+  daemonRelayConfig() {
+    return { endpoint: `${this.base}/`, ca_file: path.join(process.env.HCB_TEST_CERT_DIR, 'cert.pem'),
+             key_name: this.keyName, key: this.key };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// hcbridge process (the daemon under test), and what the tests read about a process from /proc.
+
+// Resident set size (VmRSS, KiB) and the number of open file descriptors of a live process.
+function procStats(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return { rssKiB: m ? Number(m[1]) : NaN, fds: fs.readdirSync(`/proc/${pid}/fd`).length };
+}
+
+// Signs of a crash that must never appear in a daemon's stderr.
+const CRASH_PATTERNS = [/terminate called/, /AddressSanitizer/, /LeakSanitizer/, /runtime error:/, /Segmentation fault/,
+                        /core dumped/, /Assertion .* failed/];
+
+function crashSign(text) {
+  for (const re of CRASH_PATTERNS) {
+    const m = re.exec(text);
+    if (m) return m[0];
+  }
+  return null;
+}
+
+// Ready lines to wait for when the daemon is given only -L/-T/-R: one "listening on" per -L binding and one
+// "control channel connected" per -T/-R forward.
+function readyPatternsFor(args) {
+  const ready = [];
+  for (let i = 0; i < args.length - 1; i++) {
+    if (args[i] === '-L') {
+      const expr = args[i + 1];
+      const hc = expr.slice(expr.lastIndexOf(':') + 1);
+      const n = expr.slice(0, expr.lastIndexOf(':')).split(';').length;
+      for (let k = 0; k < n; k++) ready.push(new RegExp(`L:${escapeRe(hc)}: listening on `));
+    } else if (args[i] === '-T' || args[i] === '-R') {
+      const hc = args[i + 1].split(':')[0];
+      ready.push(new RegExp(`T:${escapeRe(hc)}: control channel connected`));
+    }
+  }
+  return ready;
+}
+
+function escapeRe(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+class Daemon {
+  constructor(t, args, { name = 'hcbridge', env } = {}) {
+    this.t = t;
+    this.args = args;
+    this.name = name;
+    this.env = env;
+    this.lines = []; // stderr, one entry per line
+    this.dropped = 0; // lines dropped from the front of `lines` to bound memory
+    this.watchers = [];
+    this.stdout = '';
+    this.stopping = false;
+    this.exit = deferred();
+  }
+
+  start() {
+    this.startedAt = Date.now();
+    this.proc = spawn(process.env.HCBRIDGE_BIN, this.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: this.env || process.env,
+    });
+    let partial = '';
+    this.proc.stderr.setEncoding('utf8');
+    this.proc.stderr.on('data', (s) => {
+      partial += s;
+      let nl;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        this.addLine(partial.slice(0, nl));
+        partial = partial.slice(nl + 1);
+      }
+    });
+    this.proc.stderr.on('end', () => {
+      if (partial) this.addLine(partial);
+    });
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stdout.on('data', (s) => {
+      this.stdout += s;
+    });
+    const exited = deferred();
+    this.proc.on('error', (e) => {
+      if (!this.exit.settled) this.exit.resolve({ code: null, signal: null, error: e });
+    });
+    this.proc.on('exit', (code, signal) => {
+      this.exitedAt = Date.now();
+      exited.resolve();
+      // Let the pipes drain so the last log lines are in `lines` before anyone looks at them.
+      const pipesClosed = new Promise((resolve) => this.proc.on('close', resolve));
+      withDeadline(pipesClosed, 2000, 'hcbridge pipes').catch(() => {}).then(() => {
+        this.exit.resolve({ code, signal });
+        for (const w of this.watchers.splice(0)) w.reject(new Error(`${this.name} exited (code ${code}, signal ${signal}) while waiting for ${w.re}`));
+        if (!this.stopping) this.t.fail(new Error(`${this.name} exited unexpectedly (code ${code}, signal ${signal})`));
+      });
+    });
+    return this;
+  }
+
+  get pid() {
+    return this.proc.pid;
+  }
+
+  addLine(line) {
+    this.lines.push(line);
+    if (this.lines.length > 200000) {
+      this.lines.splice(0, 100000);
+      this.dropped += 100000;
+    }
+    for (const w of this.watchers.slice()) {
+      const m = w.re.exec(line);
+      if (m && this.lineCount() > w.from && !(w.skip && w.skip.has(this.lineCount() - 1))) {
+        m.lineIndex = this.lineCount() - 1;
+        this.watchers.splice(this.watchers.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  }
+
+  // Number of stderr lines so far (a position for waitForLog's `from`).
+  lineCount() {
+    return this.dropped + this.lines.length;
+  }
+
+  // Stderr lines from position `from` on.
+  linesSince(from = 0) {
+    return this.lines.slice(Math.max(0, from - this.dropped));
+  }
+
+  // Resolves with the match of the first stderr line at position >= from that matches `re`; rejects after `ms` or
+  // when the daemon exits first.
+  // Lines whose index is in the set `skip` do not count.
+  waitForLog(re, ms, { from = 0, what, skip } = {}) {
+    const seen = this.linesSince(from);
+    const base = Math.max(from, this.dropped);
+    for (let i = 0; i < seen.length; i++) {
+      if (skip && skip.has(base + i)) continue;
+      const m = re.exec(seen[i]);
+      if (m) {
+        m.lineIndex = base + i;
+        return Promise.resolve(m);
+      }
+    }
+    if (this.exit.settled) return Promise.reject(new Error(`${this.name} has exited; waiting for ${re}`));
+    const d = deferred();
+    const w = { re, from, skip, resolve: d.resolve, reject: d.reject };
+    this.watchers.push(w);
+    return withDeadline(d.promise, ms, what || `${this.name}: log line ${re}`).finally(() => {
+      const i = this.watchers.indexOf(w);
+      if (i >= 0) this.watchers.splice(i, 1);
+    });
+  }
+
+  // Every match of `re` in the stderr lines from position `from` on.
+  matches(re, from = 0) {
+    const out = [];
+    for (const line of this.linesSince(from)) {
+      const m = re.exec(line);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+
+  stats() {
+    return procStats(this.proc.pid);
+  }
+
+  // SIGTERM; asserts exit code 0 within `ms` and a clean stderr. Resolves with the time it took (ms).
+  async stop({ ms = 15000 } = {}) {
+    if (this.stopping) return this.exit.promise;
+    this.stopping = true;
+    if (this.exit.settled) {
+      const { code, signal } = await this.exit.promise;
+      throw new Error(`${this.name} had already exited (code ${code}, signal ${signal})`);
+    }
+    const started = Date.now();
+    this.proc.kill('SIGTERM');
+    const { code, signal } = await withDeadline(this.exit.promise, ms, `${this.name} exit after SIGTERM`);
+    const took = this.exitedAt - started;
+    assert.ok(code === 0 && signal === null, `${this.name} must exit 0 after SIGTERM, got code ${code} signal ${signal}`);
+    this.assertNoCrash();
+    ok(`${this.name} exited 0 after SIGTERM in ${(took / 1000).toFixed(2)} s`);
+    return took;
+  }
+
+  assertNoCrash() {
+    const sign = crashSign(this.linesSince(0).join('\n'));
+    assert.equal(sign, null, `${this.name} stderr shows a crash: ${sign}`);
+  }
+
+  kill() {
+    this.stopping = true;
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
 }
 
@@ -290,6 +501,7 @@ class Relay {
 class TestContext {
   constructor() {
     this.relays = [];
+    this.daemons = [];
     this.cleanups = [];
     this.failure = null;
     this.failHandler = null;
@@ -299,6 +511,50 @@ class TestContext {
     const relay = new Relay(this, opts);
     this.relays.push(relay);
     return relay.start();
+  }
+
+  // Starts hcbridge with `args` and waits (up to readyMs) for its ready lines: `ready` (regexps), by default one
+  // "listening on" per -L binding and one "control channel connected" per -T/-R. The daemon is stopped with SIGTERM
+  // at the end of the test (exit code 0 asserted), before the relays.
+  async startDaemon(args, { name, ready, readyMs = 15000, env } = {}) {
+    if (!process.env.HCBRIDGE_BIN) throw new Error('HCBRIDGE_BIN is not set (run through ctest, or export the hcbridge path)');
+    const daemon = new Daemon(this, args, { name: name || `hcbridge#${this.daemons.length + 1}`, env });
+    this.daemons.push(daemon);
+    daemon.start();
+    const patterns = ready || readyPatternsFor(args);
+    // Several identical patterns (one per binding) must match distinct lines.
+    const used = new Set();
+    for (const re of patterns) {
+      const m = await daemon.waitForLog(re, readyMs, { skip: used, what: `${daemon.name} start-up: ${re}` });
+      used.add(m.lineIndex);
+    }
+    ok(`${daemon.name} ready in ${elapsed(daemon.startedAt)} (pid ${daemon.pid}; ${describeArgs(args)})`);
+    return daemon;
+  }
+
+  // A TCP server on 127.0.0.1 (random port). onConnection(socket) gets each client. Resolves {server, port,
+  // sockets}; at the end of the test the server is closed and every socket it accepted destroyed.
+  async tcpServer(onConnection, what = 'tcp server') {
+    const sockets = new Set();
+    // allowHalfOpen: a peer's EOF must not end our side (the tests check half-close semantics).
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+      sock.on('error', () => {}); // resets are expected in some tests; the test code watches what it cares about
+      onConnection(sock);
+    });
+    server.listen(0, '127.0.0.1');
+    await waitFor(server, 'listening', 5000, what);
+    this.defer(`close ${what}`, async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return { server, port: server.address().port, sockets };
+  }
+
+  // A TCP echo server (echoes until the client half-closes, then half-closes too, after the echo).
+  async tcpEchoServer(what = 'tcp echo server') {
+    return this.tcpServer((sock) => sock.pipe(sock), what);
   }
 
   // Registers fn to run (newest first) when the test ends, before the relays are stopped.
@@ -432,6 +688,115 @@ class TestContext {
   }
 }
 
+// Command-line arguments with the value of -k / -s shown as ***.
+function maskArgs(args) {
+  return args.map((a, i) => (i > 0 && ['-k', '--key', '-s', '--sas'].includes(args[i - 1]) ? '***' : a));
+}
+
+function describeArgs(args) {
+  const parts = [];
+  for (let i = 0; i < args.length; i++) if (['-L', '-T', '-R', '-c'].includes(args[i])) parts.push(`${args[i]} ${args[i + 1]}`);
+  return parts.join(' ');
+}
+
+// A free TCP port on 127.0.0.1 (bound and released at once, so another process could still take it before use).
+async function freePort() {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await waitFor(server, 'listening', 5000, 'free port');
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// Connects to 127.0.0.1:port; resolves with the connected socket (half-open allowed: the peer's EOF does not end
+// our side; end() it yourself).
+async function tcpConnect(port, what = `tcp connect to ${port}`) {
+  const sock = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  await waitFor(sock, 'connect', 10000, what, ['error', 'close']);
+  return sock;
+}
+
+// Reads a socket to its end: resolves {length, sha256, data (if keep)} when it ends; rejects on error or `ms`.
+function readToEnd(sock, { ms = 30000, keep = false, what = 'read to end' } = {}) {
+  const hash = crypto.createHash('sha256');
+  const chunks = [];
+  let length = 0;
+  const d = deferred();
+  sock.on('data', (b) => {
+    length += b.length;
+    hash.update(b);
+    if (keep) chunks.push(b);
+  });
+  sock.on('end', () => d.resolve({ length, sha256: hash.digest('hex'), data: keep ? Buffer.concat(chunks) : null }));
+  sock.on('error', (e) => d.reject(new Error(`${what}: ${e.message} after ${length} bytes`)));
+  sock.on('close', () => { if (!d.settled) d.reject(new Error(`${what}: closed without an end after ${length} bytes`)); });
+  return withDeadline(d.promise, ms, what);
+}
+
+// Writes buf in pieces of random sizes, waiting for 'drain' when asked to; optionally half-closes after it.
+async function writeAll(sock, buf, { end = false, maxPiece = 256 * 1024 } = {}) {
+  let off = 0;
+  while (off < buf.length) {
+    const n = Math.min(buf.length - off, crypto.randomInt(1, maxPiece + 1));
+    if (!sock.write(buf.subarray(off, off + n))) await waitFor(sock, 'drain', 30000, 'socket drain', ['error', 'close']);
+    off += n;
+  }
+  if (end) sock.end();
+}
+
+// A deterministic, non-repeating byte stream (AES-128-CTR keystream): next(n) returns the next n bytes.
+// Fast enough (GB/s) to push gigabytes without holding them; two streams with the same seed are identical.
+function keystream(seed = crypto.randomBytes(16)) {
+  const cipher = crypto.createCipheriv('aes-128-ctr', seed, Buffer.alloc(16));
+  let zeros = Buffer.alloc(0);
+  return {
+    seed,
+    next(n) {
+      if (zeros.length < n) zeros = Buffer.alloc(n);
+      return cipher.update(zeros.subarray(0, n));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP GET (e.g. hcbridge's admin endpoint) and polling with a deadline.
+
+// GET http://host:port<path>: resolves {status, headers, body (text)}; rejects on a connection error or after `ms`.
+function httpGet(port, path, { ms = 5000, host = '127.0.0.1' } = {}) {
+  const http = require('node:http');
+  const d = deferred();
+  const req = http.get({ host, port, path, agent: false, headers: { Connection: 'close' } }, (res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (s) => { body += s; });
+    res.on('end', () => d.resolve({ status: res.statusCode, headers: res.headers, body }));
+    res.on('error', (e) => d.reject(e));
+  });
+  req.on('error', (e) => d.reject(new Error(`GET http://${host}:${port}${path}: ${e.message}`)));
+  return withDeadline(d.promise, ms, `GET http://${host}:${port}${path}`).finally(() => req.destroy());
+}
+
+// Calls fn() (may be async) every intervalMs until it returns a truthy value, which is resolved; rejects after `ms`
+// with `what` and the last value or error fn produced.
+async function pollUntil(fn, ms, what, { intervalMs = 50 } = {}) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`${what}: not reached within ${ms} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
 function indent(text) {
   if (!text) return '';
   return text.replace(/\n$/, '').replace(/^/gm, '#   ') + '\n';
@@ -449,21 +814,38 @@ function run(title, main, { timeoutMs = 55000 } = {}) {
     if (finished) return;
     finished = true;
     console.log(`not ok - ${title}: ${error && error.stack ? error.stack : error}`);
-    for (const relay of t.relays) {
-      const state = relay.proc && (relay.proc.exitCode !== null || relay.proc.signalCode !== null)
-        ? `had exited: code ${relay.proc.exitCode}, signal ${relay.proc.signalCode}`
-        : 'was running';
-      console.log(`# ---- hcrelay stderr (pid ${relay.proc && relay.proc.pid}, port ${relay.port}, ${state}; ` +
-                  `args ${relay.args.join(' ')}) ----`);
-      const text = relay.stderr.length > 200000 ? '...(truncated)...\n' + relay.stderr.slice(-200000) : relay.stderr;
-      process.stdout.write(indent(text));
-      console.log('# ---- end of hcrelay stderr ----');
-      relay.kill();
-    }
-    console.log(`# FAIL ${title} (${elapsed(started)})`);
-    // Reap the killed relays (briefly) so no zombie outlives the test.
-    const reaped = Promise.all(t.relays.map((r) => r.exit.promise));
-    withDeadline(reaped, 2000, 'reaping hcrelay').then(() => process.exit(1), () => process.exit(1));
+    const stateOf = (proc) => (proc && (proc.exitCode !== null || proc.signalCode !== null)
+      ? `had exited: code ${proc.exitCode}, signal ${proc.signalCode}`
+      : 'was running');
+    const daemonStates = t.daemons.map((d) => stateOf(d.proc));
+    const relayStates = t.relays.map((r) => stateOf(r.proc));
+    // Kill everything first, then let the pipes drain (briefly) so the last log lines are printed too, and no
+    // zombie outlives the test.
+    for (const d of t.daemons) d.kill();
+    for (const relay of t.relays) relay.kill();
+    const pipeClosed = (proc) => (proc && proc.stderr && !proc.stderr.destroyed
+      ? new Promise((resolve) => proc.stderr.on('close', resolve)) : Promise.resolve());
+    const reaped = Promise.all([...t.relays.map((r) => r.exit.promise), ...t.relays.map((r) => pipeClosed(r.proc)),
+                                ...t.daemons.map((d) => d.exit.promise)]);
+    const report = () => {
+      t.daemons.forEach((d, i) => {
+        console.log(`# ---- ${d.name} stderr (pid ${d.proc && d.proc.pid}, ${daemonStates[i]}; args ${maskArgs(d.args).join(' ')}) ----`);
+        const lines = d.linesSince(0);
+        const tail = lines.length > 3000 ? ['...(truncated)...', ...lines.slice(-3000)] : lines;
+        process.stdout.write(indent(tail.join('\n')));
+        console.log(`# ---- end of ${d.name} stderr ----`);
+      });
+      t.relays.forEach((relay, i) => {
+        console.log(`# ---- hcrelay stderr (pid ${relay.proc && relay.proc.pid}, port ${relay.port}, ${relayStates[i]}; ` +
+                    `args ${relay.args.join(' ')}) ----`);
+        const text = relay.stderr.length > 200000 ? '...(truncated)...\n' + relay.stderr.slice(-200000) : relay.stderr;
+        process.stdout.write(indent(text));
+        console.log('# ---- end of hcrelay stderr ----');
+      });
+      console.log(`# FAIL ${title} (${elapsed(started)})`);
+      process.exit(1);
+    };
+    withDeadline(reaped, 2000, 'reaping').then(report, report);
   };
   t.failHandler = failNow;
 
@@ -480,13 +862,18 @@ function run(title, main, { timeoutMs = 55000 } = {}) {
         throw new Error(`cleanup '${what}' failed: ${e.message}`);
       }
     }
-    for (const relay of t.relays) await relay.stop();
+    for (const daemon of t.daemons) if (!daemon.stopping) await daemon.stop();
+    for (const daemon of t.daemons) daemon.assertNoCrash();
+    for (const relay of t.relays) if (!relay.killed) await relay.stop();
   })().then(
     () => {
       if (finished) return;
       finished = true;
       clearTimeout(watchdog);
-      if (process.env.HCB_TEST_VERBOSE) for (const r of t.relays) process.stdout.write(indent(r.stderr));
+      if (process.env.HCB_TEST_VERBOSE) {
+        for (const r of t.relays) process.stdout.write(indent(r.stderr));
+        for (const d of t.daemons) process.stdout.write(indent(d.linesSince(0).join('\n')));
+      }
       console.log(`# PASS ${title} (${elapsed(started)})`);
       process.exit(0);
     },
@@ -496,6 +883,17 @@ function run(title, main, { timeoutMs = 55000 } = {}) {
 
 module.exports = {
   HycoWS,
+  Daemon,
+  procStats,
+  crashSign,
+  freePort,
+  tcpConnect,
+  readToEnd,
+  writeAll,
+  keystream,
+  httpGet,
+  pollUntil,
+  maskArgs,
   WS8,
   KEY_NAME,
   assert,

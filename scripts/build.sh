@@ -3,6 +3,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 flavour=${1:-release}
+shift || true   # further arguments: the targets to build (default: all)
 case "$flavour" in
   release) dir="$root/build"; args=(-DCMAKE_BUILD_TYPE=Release) ;;
   asan)    dir="$root/build-asan"; args=(-DCMAKE_BUILD_TYPE=Debug -DHCB_SANITIZE=ON) ;;
@@ -10,4 +11,6 @@ case "$flavour" in
 esac
 # Two jobs at most: each C++ job here can take ~1 GB and CI has 2 cores.
 cmake -S "$root" -B "$dir" "${args[@]}" >/dev/null
-cmake --build "$dir" -j2
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "$dir" -j2 "${targets[@]}"

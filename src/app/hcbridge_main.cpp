@@ -96,6 +96,8 @@ int main(int argc, char** argv) {
   for (const auto& w : outcome.warnings) spdlog::warn("{}", w);
 
   asio::io_context io(1);
+  // Registered before anything can tell systemd we are ready: a SIGHUP or SIGTERM from then on is queued, not fatal.
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   bridge::Daemon daemon(io, config);
   if (auto error = daemon.start()) {
     spdlog::critical("{}", error->message);
@@ -147,7 +149,6 @@ int main(int argc, char** argv) {
   };
   if (systemd.enabled()) tick();
 
-  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   bool stopping = false;
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](std::error_code ec, int signo) {
@@ -159,6 +160,8 @@ int main(int argc, char** argv) {
         if (next.action != bridge::CliAction::run) {
           std::string why = next.err.empty() ? "the command line no longer describes a daemon" : next.err;
           while (!why.empty() && why.back() == '\n') why.pop_back();
+          if (why.rfind("hcbridge: ", 0) == 0) why.erase(0, 10);
+          daemon.reload_rejected();
           spdlog::error("reload rejected, keeping the running configuration: {}", why);
         } else {
           for (const auto& w : next.warnings) spdlog::warn("{}", w);

@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <cstdio>
 #include <iostream>
@@ -34,7 +36,9 @@ int main(int argc, char** argv) {
   app.add_option("--bind", bind, "Address to listen on, ADDR:PORT (port 0 picks a free port); the default is where hcbridge looks when no endpoint is configured")->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM); without it the relay speaks plain ws://");
   app.add_option("--tls-key", tls_key, "TLS private key (PEM)");
-  app.add_option("--sas", sas, "Accepted SAS rule as NAME=KEY (repeatable)");
+  std::string sas_file;
+  app.add_option("--sas", sas, "Accepted SAS rule as NAME=KEY (repeatable; also $HCRELAY_SAS)");
+  app.add_option("--sas-file", sas_file, "File with one NAME=KEY per line (keeps keys off the command line)");
   app.add_flag("--no-auth", no_auth, "Accept every client without a token");
   app.add_option("--accept-timeout", accept_timeout, "Seconds a sender waits for the listener to accept")
       ->capture_default_str()
@@ -63,6 +67,21 @@ int main(int argc, char** argv) {
   config.tls_key = tls_key;
   config.no_auth = no_auth;
   config.accept_timeout = std::chrono::milliseconds(static_cast<int64_t>(accept_timeout * 1000));
+  if (const char* env = std::getenv("HCRELAY_SAS"); env && *env) sas.emplace_back(env);
+  if (!sas_file.empty()) {
+    std::ifstream in(sas_file);
+    if (!in) return usage_error("--sas-file '" + sas_file + "' cannot be read");
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      if (line.find('=') == std::string::npos)
+        return usage_error("--sas-file '" + sas_file + "' line " + std::to_string(number) + ": expected NAME=KEY");
+      sas.push_back(line);
+    }
+  }
   for (const auto& s : sas) {
     const auto eq = s.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())

@@ -217,11 +217,16 @@ hc::Result<std::string> Daemon::reload(Config next_config) {
 
   // Commit: stop what goes (its open tunnels drain on their own), start what comes.
   for (auto& r : drop_remote) r->stop();
+  // Removed forwards leave no state gauges behind (their tunnels' counters stay: they are history).
   for (auto& l : drop_local) {
     identity_.erase(l.get());
-    metrics_->set("hcbridge_forward_up", {{"forward", l->name()}}, 0);
+    metrics_->remove("hcbridge_forward_up", {{"forward", l->name()}});
   }
-  for (auto& r : drop_remote) identity_.erase(r.get());
+  for (auto& r : drop_remote) {
+    identity_.erase(r.get());
+    metrics_->remove("hcbridge_forward_up", {{"forward", r->name()}});
+    metrics_->remove("hcbridge_control_channel_up", {{"forward", r->name()}});
+  }
   for (auto& r : new_remote) r->start();
   local_ = keep_local;
   local_.insert(local_.end(), new_local.begin(), new_local.end());

@@ -38,6 +38,8 @@ class Daemon {
   // Applies `next`: unchanged forwards keep running with their tunnels, removed ones stop accepting (their tunnels
   // drain), new and changed ones start. On an error nothing changes. Returns a one-line summary of what changed.
   hc::Result<std::string> reload(Config next);
+  // A reload whose new configuration did not even parse (counted with the failed ones).
+  void reload_rejected() { metrics_->add("hcbridge_config_reloads_total", {{"result", "failed"}}); }
   // Stops accepting and calls on_done once every tunnel has ended or the grace period ran out.
   void shutdown(std::function<void()> on_done);
   // A second signal during the drain: abort everything now.

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace ops {
@@ -14,8 +15,12 @@ std::string number(double v) {
     std::snprintf(buf, sizeof buf, "%.0f", v);
     return buf;
   }
+  // The shortest text that reads back as the same double: exact, and "0.1" stays "0.1".
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+  for (int precision = 15; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 
@@ -89,6 +94,11 @@ double Metrics::value(const std::string& name, const Labels& labels) const {
   if (it == families_.end()) return 0;
   auto s = it->second.series.find(label_text(labels));
   return s == it->second.series.end() ? 0 : s->second.value;
+}
+
+void Metrics::remove(const std::string& name, const Labels& labels) {
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.series.erase(label_text(labels));
 }
 
 std::string Metrics::render() const {

@@ -24,6 +24,8 @@ class Metrics {
   void set(const std::string& name, const Labels& labels, double value);       // gauge
   void observe(const std::string& name, const Labels& labels, double value);   // histogram
   double value(const std::string& name, const Labels& labels) const;           // counter or gauge, 0 when absent
+  // Drops one series (e.g. the state gauge of a forward removed by a reload, so no alert keeps firing for it).
+  void remove(const std::string& name, const Labels& labels);
 
   std::string render() const;
 

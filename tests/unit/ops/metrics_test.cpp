@@ -32,6 +32,21 @@ TEST_CASE("metrics: histograms count cumulatively and expose sum and count") {
   CHECK_THAT(text, Catch::Contains("setup_seconds_count{forward=\"x\"} 3\n"));
 }
 
+TEST_CASE("metrics: a removed series disappears, others stay") {
+  ops::Metrics m;
+  m.set("up", {{"forward", "T:a"}}, 1);
+  m.set("up", {{"forward", "T:b"}}, 1);
+  m.remove("up", {{"forward", "T:a"}});
+  CHECK(m.render().find("T:a") == std::string::npos);
+  CHECK_THAT(m.render(), Catch::Contains("up{forward=\"T:b\"} 1"));
+}
+
+TEST_CASE("metrics: large non-integer values keep their precision") {
+  ops::Metrics m;
+  m.set("start", {}, 1796193391.556);
+  CHECK_THAT(m.render(), Catch::Contains("start 1796193391.556"));
+}
+
 TEST_CASE("metrics: families without series are not rendered") {
   ops::Metrics m;
   m.describe_counter("never_used_total", "Never used.");

@@ -108,13 +108,16 @@ int main(int argc, char** argv) {
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer deadline(io);
+  // Live as long as the loop: the timer callbacks below call `check` after the signal handler has returned.
+  std::chrono::steady_clock::time_point give_up;
+  std::function<void()> check;
   signals.async_wait([&](std::error_code sec, int signo) {
     if (sec) return;
     spdlog::info("hcrelay: signal {}, shutting down", signo);
     server.stop();
     // Peers get a few seconds to answer our close frames; then we go regardless.
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(6);
-    std::function<void()> check = [&] {
+    give_up = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+    check = [&] {
       if (server.idle() || std::chrono::steady_clock::now() >= give_up) return io.stop();
       deadline.expires_after(std::chrono::milliseconds(50));
       deadline.async_wait([&](std::error_code dec) {

@@ -2,6 +2,7 @@
 
 #include "bridge/forward_grammar.hpp"
 #include "hc/preamble.hpp"
+#include "hc/sas.hpp"
 #include "hc/url.hpp"
 #include "net/address.hpp"
 
@@ -115,6 +116,11 @@ class Validator {
   static hc::Result<bool> check_conflicts(const RelaySettings& r, const std::string& where) {
     if (!r.sas.empty() && (!r.key.empty() || !r.key_name.empty()))
       return hc::fail(where + ": a pre-issued sas (-s) cannot be combined with key_name/key (-K/-k/--key-file)");
+    if (!r.sas.empty()) {
+      // Caught here instead of as an endless series of 401s from the relay.
+      auto token = hc::parse_sas_token(r.sas);
+      if (!token) return hc::fail(where + ": the pre-issued sas (-s) is not a SAS token: " + token.error());
+    }
     return true;
   }
 
@@ -352,9 +358,17 @@ hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warni
   }
 
   // Remote forwards.
+  std::map<std::string, std::string> remote_by_hc;  // lower-cased hc -> label of the forward that listens on it
   for (std::size_t i = 0; i < config.remote_forwards.size(); ++i) {
     RemoteForward& f = config.remote_forwards[i];
     const std::string label = forward_label(f.origin, "remote_forward", i);
+    // Two listeners of ours on one hybrid connection would each get a random share of the connections, and each
+    // would route them by its own targets only: traffic would reach the wrong service.
+    const auto [seen, fresh] = remote_by_hc.emplace(hc::ascii_lower(f.hc), label);
+    if (!fresh)
+      return hc::fail(label + ": hybrid connection " + hc::quote_for_message(f.hc, 80) + " is already forwarded by " +
+                      seen->second + "; give both targets in one forward, e.g. -T \"" + f.hc +
+                      ":a/host1:80;b/host2:80\"");
     if (!valid_hc_name(f.hc))
       return hc::fail(label + ": hybrid connection name " + hc::quote_for_message(f.hc, 80) +
                       " is invalid: " + hc_name_problem(f.hc));

@@ -501,3 +501,22 @@ TEST_CASE("helpers: is_loopback_host, check_duration", "[validate]") {
   CHECK(check_max_connections(1).empty());
   CHECK_FALSE(check_max_connections(1.5).empty());
 }
+
+TEST_CASE("validate: two remote forwards on one hybrid connection are refused", "[validate]") {
+  Config c = minimal();
+  c.remote_forwards.push_back(remote("dup", {target("a", 1)}));
+  c.remote_forwards.push_back(remote("DUP", {target("b", 2)}));
+  const std::string e = error_of(c);
+  CHECK(contains(e, "is already forwarded by"));
+  CHECK(contains(e, "give both targets in one forward"));
+}
+
+TEST_CASE("validate: a pre-issued token that is not a SAS token is refused without echoing it", "[validate]") {
+  Config c = minimal();
+  c.relay.key_name.clear();
+  c.relay.key.clear();
+  c.relay.sas = "S3cretNotAToken";
+  const std::string e = error_of(c);
+  CHECK(contains(e, "is not a SAS token"));
+  CHECK_FALSE(contains(e, "S3cretNotAToken"));
+}

@@ -31,4 +31,8 @@ fi
 if [ ! -d "$here/tests/interop/node_modules/hyco-ws" ] || [ ! -d "$here/tests/interop/node_modules/ws" ]; then
   (cd "$here/tests/interop" && npm install --no-audit --no-fund --loglevel=error)
 fi
+# npm packages for the offline Dockerfile/compose checks (tests/docker: two Dockerfile linters and a YAML parser).
+if [ ! -d "$here/tests/docker/node_modules/dockerfile-utils" ] || [ ! -d "$here/tests/docker/node_modules/dockerfilelint" ] || [ ! -d "$here/tests/docker/node_modules/yaml" ]; then
+  (cd "$here/tests/docker" && npm install --no-audit --no-fund --loglevel=error)
+fi
 echo "setup: ok"

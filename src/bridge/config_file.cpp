@@ -642,7 +642,10 @@ hc::Result<Config> parse_config_json(std::string_view text, std::string_view sou
   const std::size_t nul = text.find('\0');
   if (nul != std::string_view::npos)
     return hc::fail(loader.at(nul) + "the file contains a NUL byte (expected a JSON text file)");
+  // RapidJSON's UTF-8 validation takes every continuation byte a lead byte announces without looking for the end, so
+  // a text ending inside a multi-byte sequence would be read past its terminator: pad with NULs it can safely read.
   std::string copy(text);
+  copy.append(4, '\0');
   std::size_t skip = 0;
   if (copy.compare(0, 3, "\xEF\xBB\xBF") == 0) skip = 3;  // UTF-8 byte order mark
   rapidjson::StringStream stream(copy.c_str() + skip);

@@ -110,6 +110,9 @@ hc::Result<HostAndPort> split_host_port(std::string_view text, const char* what,
 hc::Result<std::string> checked_port_name(std::string_view name) {
   if (!hc::valid_port_name(name))
     return hc::fail("port name " + q(name) + " is invalid (expected 1-255 characters of A-Z a-z 0-9 . _ - /)");
+  // The same name must be writable in every form (-L, -T, -R); -T reads a leading '/' or '.' as a socket path.
+  if (looks_like_socket_path(name) || name.front() == '.')
+    return hc::fail("port name " + q(name) + " must not start with '/' or '.'");
   return std::string(name);
 }
 
@@ -285,6 +288,8 @@ bool valid_host(std::string_view host) {
       for (char c : zone)
         if (!is_alnum(c) && c != '.' && c != '_' && c != '-') return false;
     }
+    for (char c : addr)
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
     in6_addr a6{};
     return inet_pton(AF_INET6, addr.c_str(), &a6) == 1;
   }

@@ -205,6 +205,55 @@ void put_headers(JsonWriter& w, std::string_view field, const HeaderList& header
   w.EndObject();
 }
 
+// Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
+bool is_utf8(const char* p, std::size_t n) {
+  const auto* s = reinterpret_cast<const unsigned char*>(p);
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
+    else return false;
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    const uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+// RapidJSON 1.1.0 turns a lone low-surrogate escape ("\udc00") into bytes that are not UTF-8, even when validating
+// the encoding; check every key and string it produced (with an explicit stack: nesting may be deep).
+bool all_strings_utf8(const rapidjson::Value& root) {
+  std::vector<const rapidjson::Value*> todo{&root};
+  while (!todo.empty()) {
+    const rapidjson::Value* v = todo.back();
+    todo.pop_back();
+    if (v->IsString()) {
+      if (!is_utf8(v->GetString(), v->GetStringLength())) return false;
+    } else if (v->IsObject()) {
+      for (auto m = v->MemberBegin(); m != v->MemberEnd(); ++m) {
+        if (!is_utf8(m->name.GetString(), m->name.GetStringLength())) return false;
+        todo.push_back(&m->value);
+      }
+    } else if (v->IsArray()) {
+      for (auto e = v->Begin(); e != v->End(); ++e) todo.push_back(&*e);
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<ControlMessage> parse_control_message(std::string_view json) {
@@ -219,6 +268,7 @@ Result<ControlMessage> parse_control_message(std::string_view json) {
   if (doc.HasParseError())
     return fail(std::string("control message is not valid JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
                 " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
+  if (!all_strings_utf8(doc)) return fail("control message has a string that is not valid UTF-8 (a lone surrogate?)");
   if (!doc.IsObject()) return fail("control message is not a JSON object");
   if (doc.MemberCount() != 1)
     return fail("control message must have exactly one member, found " + std::to_string(doc.MemberCount()));

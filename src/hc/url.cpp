@@ -294,9 +294,11 @@ std::string connect_url(bool tls, std::string_view host, uint16_t port, std::str
 
 std::string reject_url(std::string_view accept_address, int status_code, std::string_view description) {
   std::string url(accept_address);
-  if (url.find('?') == std::string::npos) {
+  const std::size_t q = url.find('?');
+  if (q == std::string::npos) {
     url += '?';
-  } else if (url.back() != '?' && url.back() != '&') {
+  } else if (q + 1 < url.size() && url.back() != '&') {
+    // A non-empty query gets a separator, even when it happens to end in '?' (a '?' inside a value).
     url += '&';
   }
   url += "sb-hc-statusCode=";

@@ -473,3 +473,9 @@ TEST_CASE("config file: the shipped example parses and uses every key", "[config
   CHECK(c->local_forwards[2].relay->entity_path == "partner");
   CHECK(c->admin_bind == "127.0.0.1:9090");
 }
+
+TEST_CASE("config: a file ending inside a UTF-8 sequence is an error, not an overread (fuzz finding)", "[config]") {
+  const std::string text("{\"relay\":{\"key_name\":\"\xf0", 23);
+  auto r = bridge::parse_config_json(text, "f.json");
+  CHECK_FALSE(r.ok());
+}

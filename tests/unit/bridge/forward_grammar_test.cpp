@@ -377,3 +377,16 @@ TEST_CASE("grammar never crashes on hostile input", "[grammar]") {
     CHECK_FALSE(parse_legacy_remote_forward(s).ok());
   }
 }
+
+TEST_CASE("grammar: port names that -T would read as a socket path are refused everywhere (fuzz finding)", "[grammar]") {
+  CHECK_FALSE(bridge::parse_legacy_remote_forward("web:localhost:/a/80").ok());
+  CHECK_FALSE(bridge::parse_local_forward("8080//a:web").ok());
+  CHECK_FALSE(bridge::parse_local_forward("8080/.hidden:web").ok());
+  CHECK(bridge::parse_local_forward("8080/a/b:web").ok());
+}
+
+TEST_CASE("grammar: an IPv6 host with a NUL inside is refused (fuzz finding)", "[grammar]") {
+  const std::string expr("web:[::1\0evil/x]:80", 19);
+  CHECK_FALSE(bridge::parse_legacy_remote_forward(expr).ok());
+  CHECK_FALSE(bridge::valid_host(std::string_view("::1\0evil", 8)));
+}

@@ -368,3 +368,11 @@ TEST_CASE("fuzz: truncations and random bytes never crash", "[control]") {
     if (!r.ok()) CHECK_FALSE(r.error().empty());
   }
 }
+
+TEST_CASE("control message: a lone surrogate escape is refused (fuzz finding)") {
+  auto r = hc::parse_control_message(R"({"renewToken":{"token":"\udc00"}})");
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Catch::Contains("not valid UTF-8"));
+  // A proper pair still works.
+  CHECK(hc::parse_control_message(R"({"renewToken":{"token":"\ud83d\ude00"}})").ok());
+}

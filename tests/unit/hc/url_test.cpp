@@ -222,3 +222,9 @@ TEST_CASE("quote_for_message truncates and escapes", "[url]") {
   CHECK(quote_for_message("a\nb") == "'a\\x0Ab'");
   CHECK(quote_for_message(std::string(50, 'x'), 4) == "'xxxx...'");
 }
+
+TEST_CASE("reject_url: a query that ends in '?' still gets its '&' (fuzz finding)") {
+  CHECK(hc::reject_url("wss://h/$hc/x?sb-hc-id=abc?", 400, "no") ==
+        "wss://h/$hc/x?sb-hc-id=abc?&sb-hc-statusCode=400&sb-hc-statusDescription=no");
+  CHECK(hc::reject_url("wss://h/$hc/x?", 400, "no") == "wss://h/$hc/x?sb-hc-statusCode=400&sb-hc-statusDescription=no");
+}

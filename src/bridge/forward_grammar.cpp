@@ -153,6 +153,18 @@ hc::Result<bool> target_host_port(std::string_view text, RemoteTarget& t) {
   return true;
 }
 
+// The port name a target was given, or by default its port number as text (as azbridge does).
+hc::Result<bool> name_target(RemoteTarget& t, bool has_name, std::string_view name) {
+  if (!has_name) {
+    t.port_name = std::to_string(t.port);
+    return true;
+  }
+  auto checked = checked_port_name(name);
+  if (!checked) return hc::fail(checked.error());
+  t.port_name = std::move(checked.value());
+  return true;
+}
+
 // "[port_name/][host:]port"; errors are "what" only.
 hc::Result<RemoteTarget> remote_target(std::string_view text) {
   if (text.empty()) return hc::fail("empty target (expected [port_name/][host:]port)");
@@ -169,13 +181,8 @@ hc::Result<RemoteTarget> remote_target(std::string_view text) {
   }
   auto ok = target_host_port(rest, t);
   if (!ok) return hc::fail(ok.error());
-  if (slash == std::string_view::npos) {
-    t.port_name = std::to_string(t.port);
-  } else {
-    auto checked = checked_port_name(name);
-    if (!checked) return hc::fail(checked.error());
-    t.port_name = std::move(checked.value());
-  }
+  auto named = name_target(t, slash != std::string_view::npos, name);
+  if (!named) return hc::fail(named.error());
   return t;
 }
 
@@ -221,13 +228,8 @@ hc::Result<RemoteTarget> legacy_target(std::string_view text) {
   auto port = parse_port_text(port_text, Side::remote);
   if (!port) return hc::fail(port.error());
   t.port = port.value();
-  if (slash == std::string_view::npos) {
-    t.port_name = std::to_string(t.port);
-  } else {
-    auto checked = checked_port_name(name);
-    if (!checked) return hc::fail(checked.error());
-    t.port_name = std::move(checked.value());
-  }
+  auto named = name_target(t, slash != std::string_view::npos, name);
+  if (!named) return hc::fail(named.error());
   return t;
 }
 

@@ -142,6 +142,24 @@ class Client : public std::enable_shared_from_this<Client> {
   std::vector<char> buf;
 };
 
+// Reads `socket` until EOF or an error, turning the loop; returns what arrived.
+inline std::string read_to_end(asio::io_context& io, asio::ip::tcp::socket& socket,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::string got;
+  std::vector<char> buf(65536);
+  bool done = false;
+  std::function<void()> next = [&] {
+    socket.async_read_some(asio::buffer(buf), [&](std::error_code ec, std::size_t n) {
+      got.append(buf.data(), n);
+      if (ec) done = true;
+      else next();
+    });
+  };
+  next();
+  REQUIRE(run_until(io, [&] { return done; }, timeout));
+  return got;
+}
+
 // A relay plus a daemon with one local and one remote forward on the same hybrid connection.
 struct BridgeSetup {
   explicit BridgeSetup(bool tls, std::function<void(bridge::Config&)> tweak = {},

@@ -145,19 +145,7 @@ TEST_CASE("bridge: open tunnels survive a control-channel reconnect") {
   CHECK(s.daemon->tunnels().count("T:tun") == 1);
   asio::write(*sock, asio::buffer(std::string("part two")));
   sock->shutdown(asio::ip::tcp::socket::shutdown_send);
-  std::string got;
-  std::vector<char> buf(65536);
-  bool done = false;
-  std::function<void()> rd = [&] {
-    sock->async_read_some(asio::buffer(buf), [&](std::error_code ec, std::size_t n) {
-      got.append(buf.data(), n);
-      if (ec) done = true;
-      else rd();
-    });
-  };
-  rd();
-  REQUIRE(run_until(s.io, [&] { return done; }));
-  CHECK(got == reply);
+  CHECK(testing::read_to_end(s.io, *sock) == reply);
   REQUIRE(target.requests.size() == 1);
   CHECK(target.requests[0] == "part one;part two");
 }
@@ -250,18 +238,7 @@ TEST_CASE("bridge: shutdown lets an open tunnel finish within the grace period")
   CHECK(s.daemon->local_forwarders()[0]->listening() == false);
   // ...but the open one completes.
   sock->shutdown(asio::ip::tcp::socket::shutdown_send);
-  std::string got;
-  std::vector<char> buf(65536);
-  bool done = false;
-  std::function<void()> rd = [&] {
-    sock->async_read_some(asio::buffer(buf), [&](std::error_code ec, std::size_t n) {
-      got.append(buf.data(), n);
-      if (ec) done = true;
-      else rd();
-    });
-  };
-  rd();
-  REQUIRE(run_until(s.io, [&] { return done && stopped; }, std::chrono::seconds(8)));
-  CHECK(got == reply);
+  CHECK(testing::read_to_end(s.io, *sock, std::chrono::seconds(8)) == reply);
+  REQUIRE(run_until(s.io, [&] { return stopped; }, std::chrono::seconds(8)));
   s.daemon.reset();
 }

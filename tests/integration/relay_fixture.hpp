@@ -86,12 +86,14 @@ class RelayFixture {
   uint16_t port = 0;
 };
 
-// Reads whole text messages from a control channel.
-class ControlReader : public std::enable_shared_from_this<ControlReader> {
+// Reads a WebSocket until the peer closes its direction or the connection fails, keeping every byte (`data`) and the
+// whole messages (`messages`, for control channels).
+class Reader : public std::enable_shared_from_this<Reader> {
  public:
-  explicit ControlReader(std::shared_ptr<net::WebSocket> ws) : ws(std::move(ws)), chunk(4096) {}
+  explicit Reader(std::shared_ptr<net::WebSocket> ws) : ws(std::move(ws)), chunk(65536) {}
   void start() { next(); }
   std::shared_ptr<net::WebSocket> ws;
+  std::string data;
   std::vector<std::string> messages;
   std::error_code ended;
   bool has_ended = false;
@@ -104,9 +106,11 @@ class ControlReader : public std::enable_shared_from_this<ControlReader> {
         self->has_ended = true;
         return;
       }
-      self->partial.append(reinterpret_cast<const char*>(self->chunk.data()), c.size);
+      const std::string piece(reinterpret_cast<const char*>(self->chunk.data()), c.size);
+      self->data += piece;
+      self->partial += piece;
       if (c.message_end) {
-        self->messages.push_back(self->partial);
+        self->messages.push_back(std::move(self->partial));
         self->partial.clear();
       }
       self->next();
@@ -115,30 +119,7 @@ class ControlReader : public std::enable_shared_from_this<ControlReader> {
   std::vector<uint8_t> chunk;
   std::string partial;
 };
-
-// Collects every byte a WebSocket delivers until the peer closes its direction or the connection fails.
-class Collector : public std::enable_shared_from_this<Collector> {
- public:
-  explicit Collector(std::shared_ptr<net::WebSocket> ws) : ws(std::move(ws)), chunk(65536) {}
-  void start() { next(); }
-  std::shared_ptr<net::WebSocket> ws;
-  std::string data;
-  std::error_code ended;
-  bool has_ended = false;
-
- private:
-  void next() {
-    ws->async_read(asio::buffer(chunk), [self = shared_from_this()](std::error_code ec, net::ReadChunk c) {
-      if (ec) {
-        self->ended = ec;
-        self->has_ended = true;
-        return;
-      }
-      self->data.append(reinterpret_cast<const char*>(self->chunk.data()), c.size);
-      self->next();
-    });
-  }
-  std::vector<uint8_t> chunk;
-};
+using ControlReader = Reader;
+using Collector = Reader;
 
 }  // namespace testing

@@ -8,6 +8,7 @@ debs=(
   libasio-dev libwebsocketpp-dev libssl-dev rapidjson-dev libspdlog-dev libcli11-dev catch2
   openssl nodejs npm curl netcat-openbsd procps iproute2
   systemd          # systemd-analyze: the unit files are verified and scored by the tests
+  clang libclang-rt-14-dev   # libFuzzer for the fuzz targets (fuzz/, scripts/fuzz.sh)
 )
 
 missing=()

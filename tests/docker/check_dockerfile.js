@@ -26,6 +26,8 @@ const NOT_FOR_THE_IMAGE_BUILD = {
   nodejs: 'interop and docker tests only',
   npm: 'interop and docker tests only',
   systemd: 'systemd-analyze for the unit-file tests only',
+  clang: 'libFuzzer targets only (scripts/fuzz.sh)',
+  'libclang-rt-14-dev': 'the libFuzzer runtime, fuzz targets only',
 };
 
 // Slow look-ups shared by repeated runs (the self-test runs the checks on many variants).

@@ -279,6 +279,18 @@ bool is_loopback_host(std::string_view host) {
   return false;
 }
 
+// What local and remote forwards share: limits, their own relay settings, and the settings they end up using.
+template <class Forward>
+hc::Result<bool> check_forward_common(Validator& v, const Config& config, Forward& f, const std::string& label) {
+  auto limits = check_forward_limits(f.max_connections, f.idle_timeout, label);
+  if (!limits) return limits;
+  if (f.relay) {
+    auto layer = v.check_layer(*f.relay, label + ": relay", false);
+    if (!layer) return layer;
+  }
+  return v.check_effective(effective_relay(config, f.relay), label, f.hc);
+}
+
 hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warnings) {
   Validator v(warnings);
   if (config.local_forwards.empty() && config.remote_forwards.empty())
@@ -347,14 +359,8 @@ hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warni
         return hc::fail(label + ": " + net::host_for_url(b.bind_host) + ":" + std::to_string(b.port) +
                         " is bound twice (also by " + it->second + ")");
     }
-    auto limits = check_forward_limits(f.max_connections, f.idle_timeout, label);
-    if (!limits) return limits;
-    if (f.relay) {
-      auto layer = v.check_layer(*f.relay, label + ": relay", false);
-      if (!layer) return layer;
-    }
-    auto eff = v.check_effective(effective_relay(config, f.relay), label, f.hc);
-    if (!eff) return eff;
+    auto common = check_forward_common(v, config, f, label);
+    if (!common) return common;
   }
 
   // Remote forwards.
@@ -391,14 +397,8 @@ hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warni
                         " is used by two targets of hybrid connection " + hc::quote_for_message(f.hc, 80) +
                         " (each target needs its own port name)");
     }
-    auto limits = check_forward_limits(f.max_connections, f.idle_timeout, label);
-    if (!limits) return limits;
-    if (f.relay) {
-      auto layer = v.check_layer(*f.relay, label + ": relay", false);
-      if (!layer) return layer;
-    }
-    auto eff = v.check_effective(effective_relay(config, f.relay), label, f.hc);
-    if (!eff) return eff;
+    auto common = check_forward_common(v, config, f, label);
+    if (!common) return common;
   }
   return true;
 }

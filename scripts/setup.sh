@@ -9,6 +9,7 @@ debs=(
   openssl nodejs npm curl netcat-openbsd procps iproute2
   systemd          # systemd-analyze: the unit files are verified and scored by the tests
   clang libclang-rt-14-dev   # libFuzzer for the fuzz targets (fuzz/, scripts/fuzz.sh)
+  python3 gnuplot-nox        # the benchmark harness (bench/run.py) and its plot
 )
 
 missing=()

@@ -1,0 +1,177 @@
+"""The chains under test, each started from nothing and stopped after its measurements:
+
+  direct       client -> server                                                (the ceiling)
+  hcbridge     client -> hcbridge -L -> hcrelay -> hcbridge -T -> server       (ws:// or TLS)
+  node         client -> node -L -> hcrelay -> node -T -> server               (hyco-ws forwarder, bench/peers)
+  relay        client =HC=> hcrelay =HC=> server                               (hcbench speaks HC itself)
+
+The server is always `hcbench server` (sink for throughput streams, echo otherwise).
+"""
+import json
+import os
+import re
+import socket
+
+from .procs import Proc
+
+HC_NAME = "bench"
+KEY_NAME = "bench"
+# As deployed: info logs one line per tunnel opened and closed, and the harness waits for the daemons' readiness lines.
+LOG_LEVEL = "info"
+
+
+def free_port():
+    """A loopback port the kernel just handed out (the daemons' -L needs a number up front)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def json_line(line):
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class Env:
+    """Paths, the throw-away key and certificate, and the settings every chain shares."""
+
+    def __init__(self, root, build, workdir, key, cert_dir):
+        self.root, self.build, self.workdir = root, build, workdir
+        self.key, self.cert_dir = key, cert_dir
+        self.hcbench = os.path.join(build, "bench", "hcbench")
+        self.hcrelay = os.path.join(build, "src", "hcrelay")
+        self.hcbridge = os.path.join(build, "src", "hcbridge")
+        self.key_file = os.path.join(workdir, "relay.key")
+        with open(os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(key + "\n")
+
+    @property
+    def ca_file(self):
+        return os.path.join(self.cert_dir, "cert.pem")
+
+    def child_env(self, **extra):
+        env = dict(os.environ)
+        env.update(extra)
+        return env
+
+
+class Chain:
+    """A running chain: its processes (role -> Proc, in start order) and how a client reaches it."""
+
+    def __init__(self, name, label, env):
+        self.name, self.label, self.env = name, label, env
+        self.procs = {}
+        self.client_args = []
+        self.client_env = env.child_env()
+
+    def start(self, role, argv, **kw):
+        proc = Proc(f"{self.name} {role}", argv, self.env.workdir, **kw)
+        self.procs[role] = proc
+        return proc
+
+    def measured(self):
+        """The processes whose CPU and memory are reported: everything but hcbench itself."""
+        return {role: p for role, p in self.procs.items() if role != "server"}
+
+    def stop(self):
+        codes = {}
+        for role, proc in reversed(list(self.procs.items())):
+            codes[role] = proc.stop()
+        return codes
+
+
+def start_server(chain, hc_endpoint=None):
+    env = chain.env
+    if hc_endpoint:
+        argv = [env.hcbench, "server", "--hc-endpoint", hc_endpoint, "--hc", HC_NAME, "--key-name", KEY_NAME,
+                "--ca-file", env.ca_file, "--timeout", "100000"]
+        proc = chain.start("server", argv, env=env.child_env(HCBENCH_KEY=env.key))
+    else:
+        proc = chain.start("server", [env.hcbench, "server", "--listen", "127.0.0.1:0", "--timeout", "100000"])
+    event = proc.wait_for(lambda l: (json_line(l) or {}).get("event") in ("listening", "error") and json_line(l), 10,
+                          "listening")
+    if event["event"] == "error":
+        raise RuntimeError(f"{chain.name} server: {event['error']}")
+    return event["port"]
+
+
+def start_relay(chain, tls):
+    env = chain.env
+    argv = [env.hcrelay, "--bind", "127.0.0.1:0", "--sas", f"{KEY_NAME}={env.key}", "--log-level", LOG_LEVEL]
+    if tls:
+        argv += ["--tls-cert", os.path.join(env.cert_dir, "cert.pem"),
+                 "--tls-key", os.path.join(env.cert_dir, "key.pem")]
+    proc = chain.start("hcrelay", argv)
+    m = proc.wait_for(lambda l: re.search(r"listening on (wss?://127\.0\.0\.1:\d+)", l), 10, "'listening on'")
+    return m.group(1) + "/"
+
+
+def direct(env):
+    chain = Chain("direct", "direct TCP", env)
+    port = start_server(chain)
+    chain.client_args = ["--connect", f"127.0.0.1:{port}"]
+    return chain
+
+
+def hcbridge(env, tls, max_connections=20000):
+    name = "hcbridge-tls" if tls else "hcbridge-ws"
+    chain = Chain(name, f"hcbridge, {'TLS' if tls else 'ws://'}", env)
+    server_port = start_server(chain)
+    endpoint = start_relay(chain, tls)
+    common = [env.hcbridge, "-e", endpoint, "-K", KEY_NAME, "--key-file", env.key_file,
+              "--max-connections", str(max_connections), "--log-level", LOG_LEVEL]
+    if tls:
+        common += ["--ca-file", env.ca_file]
+    listener = chain.start("hcbridge -T", common + ["-T", f"{HC_NAME}:127.0.0.1:{server_port}"])
+    listener.wait_for(lambda l: "control channel connected" in l, 15, "'control channel connected'")
+    local_port = free_port()
+    sender = chain.start("hcbridge -L", common + ["-L", f"127.0.0.1:{local_port}:{HC_NAME}"])
+    sender.wait_for(lambda l: "listening on" in l, 15, "'listening on'")
+    chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
+    return chain
+
+
+def node_peer(env, tls):
+    name = "node-tls" if tls else "node-ws"
+    chain = Chain(name, f"Node hyco-ws peer, {'TLS' if tls else 'ws://'}", env)
+    server_port = start_server(chain)
+    endpoint = start_relay(chain, tls).rstrip("/")
+    node_env = env.child_env(NODE_PATH=os.path.join(env.root, "tests", "interop", "node_modules"),
+                             HCB_BENCH_KEY_NAME=KEY_NAME, HCB_BENCH_KEY=env.key)
+    if tls:
+        node_env["NODE_EXTRA_CA_CERTS"] = env.ca_file
+    script = os.path.join(env.root, "bench", "peers", "node_forwarder.js")
+    ready = lambda l: (json_line(l) or {}).get("event") == "ready"
+    listener = chain.start("node -T", ["node", script, "-T", "--relay", endpoint, "--hc", HC_NAME,
+                                       "--target", f"127.0.0.1:{server_port}"], env=node_env)
+    listener.wait_for(ready, 15, "ready")
+    local_port = free_port()
+    sender = chain.start("node -L", ["node", script, "-L", "--relay", endpoint, "--hc", HC_NAME,
+                                     "--port", str(local_port)], env=node_env)
+    sender.wait_for(ready, 15, "ready")
+    chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
+    return chain
+
+
+def relay_only(env, tls):
+    name = "relay-tls" if tls else "relay-ws"
+    chain = Chain(name, f"relay only (HC clients), {'TLS' if tls else 'ws://'}", env)
+    endpoint = start_relay(chain, tls)
+    start_server(chain, hc_endpoint=endpoint)
+    chain.client_args = ["--hc-endpoint", endpoint, "--hc", HC_NAME, "--key-name", KEY_NAME, "--ca-file", env.ca_file]
+    chain.client_env = env.child_env(HCBENCH_KEY=env.key)
+    return chain
+
+
+CHAINS = {
+    "direct": direct,
+    "hcbridge-ws": lambda env: hcbridge(env, tls=False),
+    "hcbridge-tls": lambda env: hcbridge(env, tls=True),
+    "node-ws": lambda env: node_peer(env, tls=False),
+    "node-tls": lambda env: node_peer(env, tls=True),
+    "relay-ws": lambda env: relay_only(env, tls=False),
+    "relay-tls": lambda env: relay_only(env, tls=True),
+}

@@ -1,0 +1,107 @@
+"""Child processes of the benchmark: start, wait for a line that says "ready", sample CPU time and memory, stop.
+
+Every wait is for an event (a line on stdout or stderr) with a deadline; nothing sleeps to let things settle.
+"""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class ProcessFailed(RuntimeError):
+    pass
+
+
+class Proc:
+    """A child whose stdout and stderr lines are kept (and copied to WORKDIR/NAME.log) so callers can wait on them."""
+
+    def __init__(self, name, argv, workdir, env=None, stdin=False):
+        self.name = name
+        self.log_path = os.path.join(workdir, name.replace(" ", "_") + ".log")
+        self._log = open(self.log_path, "w", encoding="utf-8")
+        self.p = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+        self.lines = []
+        self._cond = threading.Condition()
+        self._open_streams = 2
+        for stream in (self.p.stdout, self.p.stderr):
+            threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream):
+        for line in stream:
+            with self._cond:
+                self._log.write(line)
+                self._log.flush()
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._open_streams -= 1
+            self._cond.notify_all()
+
+    def wait_for(self, test, timeout, what):
+        """Returns test(line) for the first line where it is truthy; raises when the child ends or time is up."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._cond:
+            while True:
+                for line in self.lines[seen:]:
+                    result = test(line)
+                    if result:
+                        return result
+                seen = len(self.lines)
+                if self._open_streams == 0:
+                    raise ProcessFailed(f"{self.name} ended before {what}: {self.tail()}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ProcessFailed(f"{self.name}: no {what} within {timeout} s: {self.tail()}")
+                self._cond.wait(left)
+
+    def tail(self, n=5):
+        return " | ".join(self.lines[-n:])
+
+    def cpu_seconds(self):
+        """utime + stime of every thread so far, from /proc/PID/stat (fields 14 and 15)."""
+        with open(f"/proc/{self.p.pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def memory_kib(self):
+        """{'VmRSS': KiB, 'VmHWM': KiB} from /proc/PID/status."""
+        out = {}
+        with open(f"/proc/{self.p.pid}/status", encoding="ascii") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = int(value.split()[0])
+        return out
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def close_stdin(self):
+        if self.p.stdin:
+            self.p.stdin.close()
+
+    def stop(self, timeout=10):
+        """SIGTERM, then SIGKILL if it is still there after `timeout` seconds; returns the exit code."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        with self._cond:
+            self._cond.wait_for(lambda: self._open_streams == 0, timeout=5)
+        self._log.close()
+        return self.p.returncode

@@ -119,6 +119,7 @@ void LocalForwarder::open_tunnel(asio::ip::tcp::socket client, const std::string
   const auto& ep = relay_.endpoint;
   net::ClientOptions options;
   options.tls = relay_.tls;
+  options.ws.pool = tunnels_->buffers();
   options.timeout = ms(config_->connect_timeout);
   const std::string token = relay_.tokens->token_for(forward_.hc, static_cast<int64_t>(std::time(nullptr)));
   if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);

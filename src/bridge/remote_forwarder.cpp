@@ -102,6 +102,7 @@ void RemoteForwarder::connect() {
   const std::string url = hc::listen_url(ep.tls(), ep.host, ep.port, forward_.hc, channel_id_);
   net::ClientOptions options;
   options.tls = relay_.tls;
+  options.ws.pool = tunnels_->buffers();
   options.timeout = ms(config_->connect_timeout);
   const std::string token = relay_.tokens->token_for(forward_.hc, now_unix());
   if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
@@ -283,6 +284,7 @@ const RemoteTarget* RemoteForwarder::pick_target(const std::string& port_name) c
 void RemoteForwarder::reject(const std::string& address, int status, const std::string& description) {
   net::ClientOptions options;
   options.tls = relay_.tls;
+  options.ws.pool = tunnels_->buffers();
   options.timeout = ms(config_->connect_timeout);
   net::async_ws_connect(io_, hc::reject_url(address, status, description), options,
                         [](std::error_code, net::ConnectResult r) {
@@ -312,6 +314,7 @@ void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
                                : net::host_for_url(accept.remote_address) + ":" + std::to_string(accept.remote_port);
   net::ClientOptions options;
   options.tls = relay_.tls;
+  options.ws.pool = tunnels_->buffers();
   options.timeout = ms(config_->connect_timeout);
   auto self = shared_from_this();
   auto done = [self] { --self->handshakes_; };

@@ -2,7 +2,8 @@
 
 namespace bridge {
 namespace {
-constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kChunk = net::BufferPool::kPayload;
+constexpr std::size_t kHeadroom = net::BufferPool::kHeadroom;
 constexpr auto kStallThreshold = std::chrono::milliseconds(100);
 }  // namespace
 
@@ -18,7 +19,8 @@ const char* close_kind_name(CloseKind kind) {
 }
 
 Tunnel::Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
-               std::chrono::milliseconds idle_timeout, ClosedHandler on_closed, std::weak_ptr<TunnelObserver> observer)
+               std::chrono::milliseconds idle_timeout, ClosedHandler on_closed, std::weak_ptr<TunnelObserver> observer,
+               std::shared_ptr<net::BufferPool> pool)
     : info_(std::move(info)),
       tcp_(std::move(tcp)),
       ws_(std::move(ws)),
@@ -27,13 +29,14 @@ Tunnel::Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::
       on_closed_(std::move(on_closed)),
       observer_(std::move(observer)),
       idle_timer_(tcp_.get_executor()),
-      up_(kChunk),
-      down_(kChunk) {}
+      pool_(pool ? std::move(pool) : net::BufferPool::create(1)) {}
 
 void Tunnel::start() {
   started_ = last_activity_ = std::chrono::steady_clock::now();
   std::error_code ignored;
   tcp_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  // Reads are non-blocking calls made after a readiness wait, so a quiet tunnel ties up no buffer.
+  tcp_.non_blocking(true, ignored);
   arm_idle_timer();
   tcp_to_ws();
   write_first_then_read();
@@ -51,31 +54,44 @@ void Tunnel::write_first_then_read() {
 }
 
 void Tunnel::tcp_to_ws() {
-  tcp_.async_read_some(asio::buffer(up_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
-    if (self->finished_) return;
-    if (ec == asio::error::eof) {
-      // Local side is done sending: close our WebSocket direction only; replies keep flowing down.
-      self->tcp_eof_ = true;
-      self->ws_->send_close(1000, "Shutdown");
-      return self->maybe_finish();
-    }
-    if (ec) {
-      if (ec == asio::error::operation_aborted) return self->finish(self->pending_reason_, self->pending_kind_);
-      return self->finish("local side: " + ec.message(), CloseKind::local_error);
-    }
-    const auto since = self->last_activity_ = std::chrono::steady_clock::now();
-    self->ws_->async_write(asio::buffer(self->up_.data(), n), net::ws::Opcode::binary, true,
-                           [self, n, since](std::error_code wec) {
-                             if (self->finished_) return;
-                             if (wec) return self->finish("relay write failed: " + wec.message(), CloseKind::relay_error);
-                             self->written(true, n, since);
-                             self->tcp_to_ws();
-                           });
-  });
+  if (finished_) return;
+  if (!up_) up_ = pool_->acquire();
+  std::error_code ec;
+  const std::size_t n = tcp_.read_some(asio::buffer(up_.data() + kHeadroom, kChunk), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    up_.reset();  // nothing waiting: give the block back until the client sends again
+    tcp_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](std::error_code wec) {
+      if (self->finished_) return;
+      if (wec) return self->on_tcp_read_error(wec);
+      self->tcp_to_ws();
+    });
+    return;
+  }
+  if (ec) return on_tcp_read_error(ec);
+  const auto since = last_activity_ = std::chrono::steady_clock::now();
+  ws_->async_write_in_place(asio::buffer(up_.data() + kHeadroom, n), net::ws::Opcode::binary, true,
+                            [self = shared_from_this(), n, since](std::error_code wec) {
+                              if (self->finished_) return;
+                              if (wec) return self->finish("relay write failed: " + wec.message(), CloseKind::relay_error);
+                              self->written(true, n, since);
+                              self->tcp_to_ws();  // keeps the block: under load the next read usually has data
+                            });
+}
+
+void Tunnel::on_tcp_read_error(std::error_code ec) {
+  up_.reset();
+  if (ec == asio::error::eof) {
+    // Local side is done sending: close our WebSocket direction only; replies keep flowing down.
+    tcp_eof_ = true;
+    ws_->send_close(1000, "Shutdown");
+    return maybe_finish();
+  }
+  if (ec == asio::error::operation_aborted) return finish(pending_reason_, pending_kind_);
+  finish("local side: " + ec.message(), CloseKind::local_error);
 }
 
 void Tunnel::ws_to_tcp() {
-  ws_->async_read(asio::buffer(down_), [self = shared_from_this()](std::error_code ec, net::ReadChunk chunk) {
+  ws_->async_read_view(kChunk, [self = shared_from_this()](std::error_code ec, net::ReadView view) {
     if (self->finished_) return;
     if (ec == net::WsError::closed) {
       // The remote side is done sending: pass the EOF on, keep our direction open.
@@ -89,8 +105,9 @@ void Tunnel::ws_to_tcp() {
       return self->finish("relay side: " + ec.message(), CloseKind::relay_error);
     }
     const auto since = self->last_activity_ = std::chrono::steady_clock::now();
-    if (chunk.size == 0) return self->ws_to_tcp();
-    asio::async_write(self->tcp_, asio::buffer(self->down_.data(), chunk.size),
+    if (view.size == 0) return self->ws_to_tcp();
+    // Written straight from the WebSocket's block; the view stays valid until the next read, which waits for this.
+    asio::async_write(self->tcp_, asio::buffer(view.data, view.size),
                       [self, since](std::error_code wec, std::size_t n) {
                         if (self->finished_) return;
                         if (wec) return self->finish("local write failed: " + wec.message(), CloseKind::local_error);

@@ -1,10 +1,13 @@
 // One forwarded connection: a local TCP socket spliced onto a hybrid-connection WebSocket.
 //  - bytes are a stream: each TCP read becomes one binary message (<= 64 KiB), message boundaries mean nothing;
 //  - backpressure both ways: each direction reads again only after its last chunk was written;
+//  - no copies and no idle memory: a TCP read lands in a pooled block behind room for the frame header and is sent
+//    from there; relay payload is written to TCP straight from the WebSocket's block. A quiet tunnel holds no block;
 //  - half-close both ways: local EOF -> close frame (our direction only); peer's close frame -> shutdown(SHUT_WR) on TCP;
 //  - an abort on either side (RST, TCP drop, protocol error) aborts the other.
 #pragma once
 
+#include "net/buffer_pool.hpp"
 #include "net/websocket.hpp"
 
 #include <asio.hpp>
@@ -52,7 +55,8 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
   // `to_tcp_first` holds payload that arrived together with the preamble; it is written to TCP before anything else.
   Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
-         std::chrono::milliseconds idle_timeout, ClosedHandler on_closed, std::weak_ptr<TunnelObserver> observer = {});
+         std::chrono::milliseconds idle_timeout, ClosedHandler on_closed, std::weak_ptr<TunnelObserver> observer = {},
+         std::shared_ptr<net::BufferPool> pool = {});
 
   void start();
   // Ends both sides at once, without waiting for the peers (used when the drain grace period runs out).
@@ -62,6 +66,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
  private:
   void tcp_to_ws();
+  void on_tcp_read_error(std::error_code ec);
   void ws_to_tcp();
   void write_first_then_read();
   void arm_idle_timer();
@@ -79,8 +84,8 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   asio::steady_timer idle_timer_;
   std::chrono::steady_clock::time_point started_, last_activity_;
 
-  std::vector<uint8_t> up_;    // TCP -> WebSocket
-  std::vector<uint8_t> down_;  // WebSocket -> TCP
+  std::shared_ptr<net::BufferPool> pool_;
+  net::Block up_;  // TCP -> WebSocket, held only while a chunk is in flight (WebSocket -> TCP uses the ws's block)
   uint64_t bytes_up_ = 0, bytes_down_ = 0;
   bool tcp_eof_ = false;       // local side finished sending (we sent our close frame)
   bool ws_closed_ = false;     // relay side finished sending (we shut down TCP's write side)

@@ -52,7 +52,7 @@ std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, asio::ip::tcp::soc
         auto self = weak.lock();
         if (self) self->closed(t, s);
       },
-      weak_from_this());
+      weak_from_this(), buffers_);
   tunnels_[tunnel.get()] = tunnel;
   const std::size_t now_open = ++per_forward_[info.forward];
   ++opened_;

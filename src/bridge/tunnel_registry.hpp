@@ -26,6 +26,8 @@ class TunnelRegistry : public TunnelObserver, public std::enable_shared_from_thi
   uint64_t opened() const { return opened_; }
   std::string next_id();
   ops::Metrics& metrics() { return *metrics_; }
+  // The I/O blocks every tunnel and tunnel WebSocket of this daemon borrows from.
+  const std::shared_ptr<net::BufferPool>& buffers() const { return buffers_; }
   // A tunnel that could not be set up (relay refused, target unreachable, ...): counted by reason.
   void failed(const std::string& forward, const char* reason);
 
@@ -38,6 +40,7 @@ class TunnelRegistry : public TunnelObserver, public std::enable_shared_from_thi
 
  private:
   std::shared_ptr<ops::Metrics> metrics_;
+  std::shared_ptr<net::BufferPool> buffers_ = net::BufferPool::create(32);  // keeps at most 2 MiB of free blocks
   std::map<Tunnel*, std::shared_ptr<Tunnel>> tunnels_;
   std::map<std::string, std::size_t> per_forward_;
   uint64_t opened_ = 0;

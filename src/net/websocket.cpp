@@ -22,7 +22,6 @@ class WsCategory : public std::error_category {
   }
 };
 
-constexpr std::size_t kReadBufferSize = 16 * 1024;
 constexpr std::size_t kMaxQueuedControlFrames = 8;
 
 }  // namespace
@@ -33,10 +32,23 @@ const std::error_category& ws_category() {
 }
 
 WebSocket::WebSocket(std::unique_ptr<Stream> stream, ws::Role role, std::string leftover, Options options)
-    : stream_(std::move(stream)), role_(role), options_(options) {
-  rbuf_.resize(std::max(kReadBufferSize, leftover.size()));
-  std::memcpy(rbuf_.data(), leftover.data(), leftover.size());
-  rend_ = leftover.size();
+    : stream_(std::move(stream)),
+      role_(role),
+      options_(std::move(options)),
+      pool_(options_.pool ? options_.pool : BufferPool::create(1)) {
+  options_.pool.reset();
+  if (!leftover.empty()) {
+    // At most one HTTP read buffer (4 KiB) can follow the head; a block holds 64 KiB.
+    rblock_ = pool_->acquire();
+    const std::size_t n = std::min(leftover.size(), BufferPool::kPayload);
+    std::memcpy(rblock_.data() + rbegin_, leftover.data(), n);
+    rend_ = rbegin_ + n;
+  }
+  if (!stream_->is_tls()) {
+    // Plain TCP is read with non-blocking calls after a readiness wait, so no buffer is tied up while idle.
+    std::error_code ignored;
+    stream_->socket().non_blocking(true, ignored);
+  }
   hc::random_bytes(&mask_state_, sizeof mask_state_);
   mask_state_ |= 1;  // xorshift must not start at zero
 }
@@ -45,41 +57,57 @@ WebSocket::~WebSocket() = default;
 
 // ---------------------------------------------------------------------------------------------------------- reading
 
-void WebSocket::async_read(asio::mutable_buffer buffer, ReadHandler handler) {
+void WebSocket::async_read_view(std::size_t max_size, ViewHandler handler) {
   if (reading_) {
     asio::post(stream_->get_executor(), [h = std::move(handler)] { h(asio::error::in_progress, {}); });
     return;
   }
   reading_ = true;
-  user_buffer_ = buffer;
+  read_max_ = max_size;
   read_handler_ = std::move(handler);
   in_initiation_ = true;
   read_step();
   in_initiation_ = false;
 }
 
-void WebSocket::deliver(std::error_code ec, ReadChunk chunk) {
+void WebSocket::async_read(asio::mutable_buffer buffer, ReadHandler handler) {
+  async_read_view(buffer.size(), [buffer, h = std::move(handler)](std::error_code ec, ReadView view) {
+    if (view.size > 0) std::memcpy(buffer.data(), view.data, view.size);
+    h(ec, ReadChunk{view.size, view.opcode, view.message_end});
+  });
+}
+
+void WebSocket::deliver(std::error_code ec, ReadView view) {
   reading_ = false;
   auto h = std::move(read_handler_);
   read_handler_ = nullptr;
   if (in_initiation_) {
     // Completing inside async_read would recurse owner -> read -> owner without bound on buffered frames.
-    asio::post(stream_->get_executor(), [self = shared_from_this(), h = std::move(h), ec, chunk] { h(ec, chunk); });
+    asio::post(stream_->get_executor(), [self = shared_from_this(), h = std::move(h), ec, view] { h(ec, view); });
   } else {
-    h(ec, chunk);
+    h(ec, view);
   }
+}
+
+std::error_code WebSocket::read_error(std::error_code ec) const {
+  return aborted_ ? std::error_code(asio::error::operation_aborted) : ec;
 }
 
 void WebSocket::read_step() {
   for (;;) {
-    if (close_received_) return deliver(WsError::closed, {});
-    if (aborted_) return deliver(asio::error::operation_aborted, {});
+    if (close_received_) return deliver(WsError::closed);
+    if (aborted_) return deliver(asio::error::operation_aborted);
+    // No block while idle on plain TCP (then nothing is buffered either).
+    uint8_t* const at = rblock_ ? rblock_.data() + rbegin_ : nullptr;
+    const std::size_t buffered = rend_ - rbegin_;
 
     if (!have_header_) {
       ws::FrameHeader h;
-      const auto r = ws::parse_frame_header(rbuf_.data() + rbegin_, rend_ - rbegin_, role_,
-                                            options_.max_frame_payload, h);
-      if (r.status == ws::ParseStatus::need_more) return read_more_into_buffer();
+      const auto r = ws::parse_frame_header(at, buffered, role_, options_.max_frame_payload, h);
+      if (r.status == ws::ParseStatus::need_more) {
+        if (fill_read_block()) continue;
+        return;
+      }
       if (r.status == ws::ParseStatus::bad) {
         const bool too_big = h.payload_size > options_.max_frame_payload && !ws::is_control(h.opcode);
         return fail(too_big ? 1009 : 1002, r.error ? r.error : "bad frame",
@@ -87,7 +115,10 @@ void WebSocket::read_step() {
       }
       if (ws::is_control(h.opcode)) {
         // Control payloads are tiny (<= 125): wait until the whole frame is buffered, then handle it here.
-        if (rend_ - rbegin_ < r.header_size + h.payload_size) return read_more_into_buffer();
+        if (buffered < r.header_size + h.payload_size) {
+          if (fill_read_block()) continue;
+          return;
+        }
         rbegin_ += r.header_size;
         header_ = h;
         if (!handle_control_frame()) return;
@@ -109,64 +140,88 @@ void WebSocket::read_step() {
         have_header_ = false;
         if (h.fin) {
           in_message_ = false;
-          return deliver({}, ReadChunk{0, message_opcode_, true});
+          return deliver({}, ReadView{rblock_.data() + rbegin_, 0, message_opcode_, true});  // header came from the block
         }
         continue;
       }
     }
 
-    // Inside a data frame's payload.
-    const std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(payload_left_, user_buffer_.size()));
-    if (want == 0) return deliver({}, ReadChunk{0, message_opcode_, false});
-    auto* dst = static_cast<uint8_t*>(user_buffer_.data());
-    auto on_payload = [this](uint8_t* data, std::size_t n) {
-      if (header_.masked) ws::apply_mask(data, n, header_.mask, payload_offset_);
-      payload_offset_ += n;
-      payload_left_ -= n;
-      bytes_read_ += n;
-      bool end = false;
-      if (payload_left_ == 0) {
-        have_header_ = false;
-        if (header_.fin) {
-          end = true;
-          in_message_ = false;
-        }
-      }
-      deliver({}, ReadChunk{n, message_opcode_, end});
-    };
-    const std::size_t buffered = rend_ - rbegin_;
-    if (buffered > 0) {
-      const std::size_t n = std::min(want, buffered);
-      std::memcpy(dst, rbuf_.data() + rbegin_, n);
-      rbegin_ += n;
-      return on_payload(dst, n);
+    // Inside a data frame's payload: hand over what is buffered, in place.
+    const std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(payload_left_, read_max_));
+    if (want == 0) return deliver({}, ReadView{rblock_ ? rblock_.data() + rbegin_ : nullptr, 0, message_opcode_, false});
+    if (rend_ == rbegin_) {
+      if (fill_read_block()) continue;
+      return;
     }
-    // Nothing buffered: read the payload straight into the owner's buffer (no copy).
-    stream_->async_read_some(asio::buffer(dst, want),
-                             [self = shared_from_this(), dst, on_payload](std::error_code ec, std::size_t n) {
-                               if (ec) return self->deliver(self->aborted_ ? asio::error::operation_aborted : ec, {});
-                               on_payload(dst, n);
-                             });
-    return;
+    const std::size_t n = std::min(want, rend_ - rbegin_);
+    uint8_t* data = rblock_.data() + rbegin_;
+    rbegin_ += n;
+    if (header_.masked) ws::apply_mask(data, n, header_.mask, payload_offset_);
+    payload_offset_ += n;
+    payload_left_ -= n;
+    bytes_read_ += n;
+    bool end = false;
+    if (payload_left_ == 0) {
+      have_header_ = false;
+      if (header_.fin) {
+        end = true;
+        in_message_ = false;
+      }
+    }
+    return deliver({}, ReadView{data, n, message_opcode_, end});
   }
 }
 
-void WebSocket::read_more_into_buffer() {
-  if (rbegin_ > 0) {
-    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, rend_ - rbegin_);
-    rend_ -= rbegin_;
-    rbegin_ = 0;
+// Makes room and reads more bytes into the block. Returns true when bytes were appended at once (plain TCP with data
+// waiting); otherwise an asynchronous read or wait was started (or the read failed and the owner was told).
+bool WebSocket::fill_read_block() {
+  // What is left unparsed is a partial header or control frame (< 140 bytes): move it to the front. Bytes before
+  // rbegin_ were handed over in earlier views, which the owner no longer holds (it asked for the next read).
+  constexpr std::size_t front = BufferPool::kHeadroom;
+  if (rbegin_ == rend_) {
+    rbegin_ = rend_ = front;
+  } else if (rbegin_ > front) {
+    std::memmove(rblock_.data() + front, rblock_.data() + rbegin_, rend_ - rbegin_);
+    rend_ -= rbegin_ - front;
+    rbegin_ = front;
   }
-  stream_->async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                           [self = shared_from_this()](std::error_code ec, std::size_t n) {
-                             if (ec) return self->deliver(self->aborted_ ? asio::error::operation_aborted : ec, {});
-                             self->rend_ += n;
-                             self->read_step();
-                           });
+  if (!rblock_) rblock_ = pool_->acquire();
+  const auto space = asio::buffer(rblock_.data() + rend_, BufferPool::kBlockSize - rend_);
+
+  if (stream_->is_tls()) {
+    // OpenSSL may hold decrypted bytes the socket no longer shows as readable, so TLS keeps a read pending.
+    stream_->async_read_some(space, [self = shared_from_this()](std::error_code ec, std::size_t n) {
+      if (ec) return self->deliver(self->read_error(ec));
+      self->rend_ += n;
+      self->read_step();
+    });
+    return false;
+  }
+  std::error_code ec;
+  const std::size_t n = stream_->socket().read_some(space, ec);
+  if (!ec) {
+    rend_ += n;
+    return true;
+  }
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    read_when_ready();
+    return false;
+  }
+  deliver(read_error(ec));
+  return false;
+}
+
+void WebSocket::read_when_ready() {
+  // Nothing to read yet: an empty block goes back to the pool while we wait, so idle connections cost no buffer.
+  if (rbegin_ == rend_) rblock_.reset();
+  stream_->socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](std::error_code ec) {
+    if (ec) return self->deliver(self->read_error(ec));
+    self->read_step();
+  });
 }
 
 bool WebSocket::handle_control_frame() {
-  std::string payload(reinterpret_cast<const char*>(rbuf_.data() + rbegin_), header_.payload_size);
+  std::string payload(reinterpret_cast<const char*>(rblock_.data() + rbegin_), header_.payload_size);
   rbegin_ += header_.payload_size;
   if (header_.masked)
     ws::apply_mask(reinterpret_cast<uint8_t*>(payload.data()), payload.size(), header_.mask, 0);
@@ -186,7 +241,7 @@ bool WebSocket::handle_control_frame() {
       close_received_ = true;
       close_code_ = close.code;
       close_reason_ = close.reason;
-      deliver(WsError::closed, {});
+      deliver(WsError::closed);
       maybe_finish();
       return false;
     }
@@ -208,7 +263,7 @@ void WebSocket::fail(uint16_t code, const char* why, WsError error) {
   } else {
     abort();
   }
-  deliver(error, {});
+  deliver(error);
 }
 
 // ---------------------------------------------------------------------------------------------------------- writing
@@ -223,6 +278,15 @@ void WebSocket::make_mask(uint8_t out[4]) {
 }
 
 void WebSocket::async_write(asio::mutable_buffer payload, ws::Opcode opcode, bool fin, WriteHandler handler) {
+  write_data(payload, opcode, fin, std::move(handler), false);
+}
+
+void WebSocket::async_write_in_place(asio::mutable_buffer payload, ws::Opcode opcode, bool fin, WriteHandler handler) {
+  write_data(payload, opcode, fin, std::move(handler), true);
+}
+
+void WebSocket::write_data(asio::mutable_buffer payload, ws::Opcode opcode, bool fin, WriteHandler handler,
+                           bool in_place) {
   if (aborted_ || close_queued_) {
     const std::error_code ec = aborted_ ? std::error_code(asio::error::operation_aborted)
                                         : make_error_code(WsError::write_after_close);
@@ -234,12 +298,21 @@ void WebSocket::async_write(asio::mutable_buffer payload, ws::Opcode opcode, boo
   OutFrame f;
   uint8_t mask[4];
   const bool masked = role_ == ws::Role::client;
+  auto* data = static_cast<uint8_t*>(payload.data());
   if (masked) {
     make_mask(mask);
-    ws::apply_mask(static_cast<uint8_t*>(payload.data()), payload.size(), {mask[0], mask[1], mask[2], mask[3]}, 0);
+    ws::apply_mask(data, payload.size(), {mask[0], mask[1], mask[2], mask[3]}, 0);
   }
   f.header_size = ws::encode_frame_header(f.header.data(), fin, op, payload.size(), masked ? mask : nullptr);
   f.payload = payload;
+  if (in_place) {
+    static_assert(BufferPool::kHeadroom >= ws::kMaxFrameHeaderSize, "headroom must hold any frame header");
+    std::memcpy(data - f.header_size, f.header.data(), f.header_size);
+    f.payload = asio::const_buffer(data - f.header_size, f.header_size + payload.size());
+    f.header_size = 0;
+    f.prebuilt = true;
+  }
+  f.data_bytes = payload.size();
   f.handler = std::move(handler);
   enqueue(std::move(f), false);
 }
@@ -287,7 +360,7 @@ void WebSocket::send_pong(std::string_view payload) {
 }
 
 void WebSocket::enqueue(OutFrame frame, bool control) {
-  if (!frame.owned.empty() || frame.is_close || control || frame.payload.size() == 0) {
+  if (!frame.prebuilt && (!frame.owned.empty() || frame.is_close || control || frame.payload.size() == 0)) {
     // Frames that own their payload: text messages, close, ping, pong. Encode their header now.
     if (frame.header_size == 0) {
       ws::Opcode op = ws::Opcode::text;
@@ -316,12 +389,10 @@ void WebSocket::write_next() {
   auto frame = std::make_shared<OutFrame>(std::move(q->front()));
   q->pop_front();
   writing_ = true;
-  const asio::const_buffer payload = frame->owned.empty() ? frame->payload : asio::buffer(frame->owned);
-  const std::array<asio::const_buffer, 2> buffers{asio::buffer(frame->header.data(), frame->header_size), payload};
-  stream_->async_write(buffers, [self = shared_from_this(), frame](std::error_code ec, std::size_t) {
+  auto on_written = [self = shared_from_this(), frame](std::error_code ec, std::size_t) {
     self->writing_ = false;
     if (!ec) {
-      self->bytes_written_ += frame->owned.empty() ? frame->payload.size() : 0;
+      self->bytes_written_ += frame->data_bytes;
       if (frame->is_close) self->close_written_ = true;
     }
     if (frame->handler) frame->handler(ec);
@@ -331,7 +402,14 @@ void WebSocket::write_next() {
     }
     if (frame->is_close) self->maybe_finish();
     self->write_next();
-  });
+  };
+  if (frame->prebuilt) {
+    stream_->async_write(asio::const_buffers_1(frame->payload), std::move(on_written));
+    return;
+  }
+  const asio::const_buffer payload = frame->owned.empty() ? frame->payload : asio::buffer(frame->owned);
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(frame->header.data(), frame->header_size), payload};
+  stream_->async_write(buffers, std::move(on_written));
 }
 
 // ---------------------------------------------------------------------------------------------------------- ending

@@ -1,12 +1,14 @@
 // One RFC 6455 connection over a Stream, after the HTTP upgrade. Built for relaying bytes:
-//  - nothing is read unless the owner asks (async_read), so a slow consumer slows the peer: backpressure for free;
-//  - payload is delivered in chunks straight into the owner's buffer, without assembling messages;
+//  - nothing is read unless the owner asks (async_read_view), so a slow consumer slows the peer: backpressure for free;
+//  - payload is read once into a pooled block and handed to the owner in place (a view), without assembling messages;
+//    on plain TCP the block is taken only when the socket has data, so an idle connection holds no buffer at all;
 //  - a received close frame ends only the peer's direction; we answer it only when the owner calls send_close(),
 //    which is what half-close needs (websocketpp answers at once, hence this class);
 //  - pings are answered here; pongs are reported to the owner (keep-alive liveness).
 // Single-threaded: every call must be made on the connection's executor.
 #pragma once
 
+#include "net/buffer_pool.hpp"
 #include "net/stream.hpp"
 #include "net/ws_frame.hpp"
 
@@ -36,14 +38,26 @@ struct ReadChunk {
   bool message_end = false;                // this chunk ends the message
 };
 
+// Payload in place in the connection's read block. Valid (and writable) until the next read call. The
+// BufferPool::kHeadroom bytes in front of `data` are writable too, so the view can be sent on with
+// async_write_in_place without a copy.
+struct ReadView {
+  uint8_t* data = nullptr;
+  std::size_t size = 0;
+  ws::Opcode opcode = ws::Opcode::binary;
+  bool message_end = false;
+};
+
 class WebSocket : public std::enable_shared_from_this<WebSocket> {
  public:
   using ReadHandler = std::function<void(std::error_code, ReadChunk)>;
+  using ViewHandler = std::function<void(std::error_code, ReadView)>;
   using WriteHandler = std::function<void(std::error_code)>;
 
   struct Options {
     uint64_t max_frame_payload = 64ull << 20;  // larger frames fail the connection with 1009
     bool answer_pings = true;                   // false only to simulate a peer that went silent (fault tests)
+    std::shared_ptr<BufferPool> pool;           // shared read blocks; a private pool when null
   };
 
   // `leftover` holds bytes that arrived after the HTTP head; they are the start of the frame stream.
@@ -52,13 +66,18 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
       : WebSocket(std::move(stream), role, std::move(leftover), Options{}) {}
   ~WebSocket();
 
-  // Reads the next chunk of data-message payload into `buffer`. One read at a time.
+  // Reads the next chunk (at most `max_size` bytes) of data-message payload, handed over in place. One read at a time.
+  void async_read_view(std::size_t max_size, ViewHandler handler);
+  // The same, copied into `buffer` (control channels and tests, where a copy costs nothing).
   void async_read(asio::mutable_buffer buffer, ReadHandler handler);
 
   // Sends one data frame. In the client role the payload is masked IN PLACE: the caller's bytes are clobbered, which
   // saves a copy on the hot path. The buffer must stay alive until the handler runs. Continuation opcodes are chosen
   // here: after a frame with fin=false, the next frame is sent as a continuation whatever `opcode` says.
   void async_write(asio::mutable_buffer payload, ws::Opcode opcode, bool fin, WriteHandler handler);
+  // The same, for a payload with BufferPool::kHeadroom writable bytes in front of it (a pooled block or a ReadView):
+  // the header goes there and the frame leaves as one contiguous buffer, so over TLS header and payload share records.
+  void async_write_in_place(asio::mutable_buffer payload, ws::Opcode opcode, bool fin, WriteHandler handler);
   // Sends a whole text message from an owned string (control-channel JSON).
   void async_write_text(std::string message, WriteHandler handler);
 
@@ -88,15 +107,20 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
   struct OutFrame {
     std::array<uint8_t, ws::kMaxFrameHeaderSize> header{};
     std::size_t header_size = 0;
-    asio::const_buffer payload;
-    std::string owned;  // control frames and text messages own their payload
+    asio::const_buffer payload;  // with header_size == 0: the whole frame, header included
+    std::string owned;           // control frames and text messages own their payload
     WriteHandler handler;
+    std::size_t data_bytes = 0;  // payload bytes of a data frame (statistics)
     bool is_close = false;
+    bool prebuilt = false;       // header already written in front of the payload
   };
 
   void read_step();
-  void read_more_into_buffer();
-  void deliver(std::error_code ec, ReadChunk chunk);
+  bool fill_read_block();
+  void read_when_ready();
+  std::error_code read_error(std::error_code ec) const;
+  void deliver(std::error_code ec, ReadView view = {});
+  void write_data(asio::mutable_buffer payload, ws::Opcode opcode, bool fin, WriteHandler handler, bool in_place);
   bool handle_control_frame();
   void fail(uint16_t code, const char* why, WsError error);
   void enqueue(OutFrame frame, bool control);
@@ -109,17 +133,18 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
   ws::Role role_;
   Options options_;
 
-  // Read side.
-  std::vector<uint8_t> rbuf_;
-  std::size_t rbegin_ = 0, rend_ = 0;
+  // Read side: unparsed bytes are rblock_[rbegin_, rend_). The block's first kHeadroom bytes are never read into.
+  std::shared_ptr<BufferPool> pool_;
+  Block rblock_;
+  std::size_t rbegin_ = BufferPool::kHeadroom, rend_ = BufferPool::kHeadroom;
+  std::size_t read_max_ = 0;
   bool have_header_ = false;
   ws::FrameHeader header_{};
   uint64_t payload_left_ = 0;
   uint64_t payload_offset_ = 0;
   bool in_message_ = false;
   ws::Opcode message_opcode_ = ws::Opcode::binary;
-  asio::mutable_buffer user_buffer_;
-  ReadHandler read_handler_;
+  ViewHandler read_handler_;
   bool reading_ = false;
   bool in_initiation_ = false;
 

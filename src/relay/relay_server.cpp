@@ -193,6 +193,7 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
   };
   net::WebSocket::Options control_options;
   control_options.answer_pings = config_.answer_control_pings;
+  control_options.pool = buffers_;
   net::async_accept_upgrade(
       request, {}, control_options,
       [this, alive = liveness(), key, path, id, authority, expiry, verifier, conn, peer = request->peer](
@@ -300,7 +301,7 @@ void RelayServer::handle_accept(const net::IncomingRequestPtr& request, const Hc
     extra.add("Sec-WebSocket-Protocol", chosen);
   }
   const std::string id = hcr.id;
-  net::async_accept_upgrade(request, extra, net::WebSocket::Options{}, [this, alive = liveness(), sender, extra, id](
+  net::async_accept_upgrade(request, extra, tunnel_options(), [this, alive = liveness(), sender, extra, id](
                                                                             std::error_code ec,
                                                                             std::shared_ptr<net::WebSocket> listener_ws) {
     if (ec || alive.expired()) {
@@ -308,7 +309,7 @@ void RelayServer::handle_accept(const net::IncomingRequestPtr& request, const Hc
       if (listener_ws) listener_ws->abort();
       return;
     }
-    net::async_accept_upgrade(sender.request, extra, net::WebSocket::Options{},
+    net::async_accept_upgrade(sender.request, extra, tunnel_options(),
                               [this, alive = liveness(), listener_ws, id](std::error_code ec2, std::shared_ptr<net::WebSocket> sender_ws) {
                                 if (alive.expired()) {
                                   listener_ws->abort();

@@ -37,8 +37,17 @@ class RelayServer {
   std::size_t listener_count() const;
   std::size_t tunnel_count() const { return tunnels_.size(); }
   bool idle() const { return listeners_.empty() && tunnels_.empty() && pending_.empty(); }
+  // I/O blocks on loan to connections right now (quiet connections hold none).
+  std::size_t buffers_in_use() const { return buffers_->in_use(); }
 
  private:
+  // Both ends of a tunnel read into blocks from one pool, which the splice then writes from in place.
+  net::WebSocket::Options tunnel_options() const {
+    net::WebSocket::Options o;
+    o.pool = buffers_;
+    return o;
+  }
+  std::shared_ptr<net::BufferPool> buffers_ = net::BufferPool::create(32);
   struct PendingSender {
     net::IncomingRequestPtr request;
     std::shared_ptr<asio::steady_timer> timer;

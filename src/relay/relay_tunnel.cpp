@@ -4,14 +4,14 @@
 
 namespace relay {
 namespace {
-constexpr std::size_t kChunkSize = 64 * 1024;
+constexpr std::size_t kChunkSize = net::BufferPool::kPayload;
 }
 
 RelayTunnel::RelayTunnel(std::string id, std::shared_ptr<net::WebSocket> sender,
                          std::shared_ptr<net::WebSocket> listener, std::function<void(RelayTunnel&)> on_finished)
     : id_(std::move(id)),
-      to_listener_{sender, listener, std::vector<uint8_t>(kChunkSize), "sender->listener"},
-      to_sender_{listener, sender, std::vector<uint8_t>(kChunkSize), "listener->sender"},
+      to_listener_{sender, listener, "sender->listener"},
+      to_sender_{listener, sender, "listener->sender"},
       on_finished_(std::move(on_finished)) {}
 
 void RelayTunnel::start() {
@@ -23,7 +23,7 @@ void RelayTunnel::start() {
 }
 
 void RelayTunnel::pump(Direction& d) {
-  d.from->async_read(asio::buffer(d.buffer), [self = shared_from_this(), &d](std::error_code ec, net::ReadChunk chunk) {
+  d.from->async_read_view(kChunkSize, [self = shared_from_this(), &d](std::error_code ec, net::ReadView chunk) {
     if (ec == net::WsError::closed) {
       // The peer finished this direction: pass its close on, the other direction keeps flowing.
       spdlog::debug("tunnel {}: {} closed ({})", self->id_, d.name, d.from->close_code());
@@ -36,7 +36,8 @@ void RelayTunnel::pump(Direction& d) {
       self->abort();
       return;
     }
-    d.to->async_write(asio::buffer(d.buffer.data(), chunk.size), chunk.opcode, chunk.message_end,
+    // Sent on from the reading side's block: the frame header goes into the room in front of the payload.
+    d.to->async_write_in_place(asio::buffer(chunk.data, chunk.size), chunk.opcode, chunk.message_end,
                       [self, &d](std::error_code wec) {
                         if (wec) return self->abort();
                         self->pump(d);

@@ -1,6 +1,7 @@
 // A spliced pair of WebSockets (sender <-> listener). Data frames are re-framed chunk by chunk (RFC 6455 lets an
-// intermediary change fragmentation), so memory per tunnel is two fixed buffers however large the messages are, and a
-// direction reads only after its last chunk was written: a slow reader slows the writer. Close frames are forwarded per
+// intermediary change fragmentation): each chunk is sent on from the reading side's pooled block, so memory per tunnel
+// is at most one block per direction however large the messages are (none while quiet), and a direction reads only
+// after its last chunk was written: a slow reader slows the writer. Close frames are forwarded per
 // direction; a TCP drop on one side drops the other side without a close frame, as the service does.
 #pragma once
 
@@ -26,7 +27,6 @@ class RelayTunnel : public std::enable_shared_from_this<RelayTunnel> {
  private:
   struct Direction {
     std::shared_ptr<net::WebSocket> from, to;
-    std::vector<uint8_t> buffer;
     const char* name;
   };
   void pump(Direction& d);

@@ -242,3 +242,55 @@ TEST_CASE("bridge: shutdown lets an open tunnel finish within the grace period")
   REQUIRE(run_until(s.io, [&] { return stopped; }, std::chrono::seconds(8)));
   s.daemon.reset();
 }
+
+TEST_CASE("bridge: quiet open tunnels hold no I/O buffers at the daemon or the relay, busy ones give them back") {
+  BridgeSetup s(false);
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  constexpr std::size_t kTunnels = 20;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> socks;
+  std::vector<std::string> got(kTunnels);
+  std::vector<std::vector<char>> bufs(kTunnels, std::vector<char>(1 << 16));
+  // Reads on socket i until `want` bytes arrived in got[i].
+  std::function<void(std::size_t, std::size_t)> read_until = [&](std::size_t i, std::size_t want) {
+    socks[i]->async_read_some(asio::buffer(bufs[i]), [&, i, want](std::error_code ec, std::size_t n) {
+      if (ec) return;
+      got[i].append(bufs[i].data(), n);
+      if (got[i].size() < want) read_until(i, want);
+    });
+  };
+  for (std::size_t i = 0; i < kTunnels; ++i) {
+    socks.push_back(std::make_unique<asio::ip::tcp::socket>(s.io));
+    socks[i]->connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
+    asio::write(*socks[i], asio::buffer("hello " + std::to_string(i)));
+    read_until(i, 6 + std::to_string(i).size());
+  }
+  REQUIRE(run_until(s.io, [&] {
+    for (std::size_t i = 0; i < kTunnels; ++i)
+      if (got[i] != "hello " + std::to_string(i)) return false;
+    return true;
+  }));
+  // Both ends of all 20 tunnels (40 in this one daemon) and the relay's 40 sockets are open and quiet.
+  CHECK(s.daemon->tunnels().size() == 2 * kTunnels);
+  CHECK(s.relay_fixture.server->tunnel_count() == kTunnels);
+  CHECK(run_until(s.io, [&] {
+    return s.daemon->tunnels().buffers()->in_use() == 0 && s.relay_fixture.server->buffers_in_use() == 0;
+  }));
+
+  // A burst through one tunnel takes blocks and gives them all back once it is quiet again.
+  const std::string burst = testing::random_payload(4u << 20, 5);
+  got[3].clear();
+  asio::async_write(*socks[3], asio::buffer(burst), [](std::error_code, std::size_t) {});
+  read_until(3, burst.size());
+  bool saw_blocks = false;
+  REQUIRE(run_until(s.io, [&] {
+    saw_blocks = saw_blocks || s.daemon->tunnels().buffers()->in_use() > 0;
+    return got[3].size() == burst.size();
+  }, std::chrono::seconds(30)));
+  CHECK(got[3] == burst);
+  CHECK(saw_blocks);
+  CHECK(run_until(s.io, [&] {
+    return s.daemon->tunnels().buffers()->in_use() == 0 && s.relay_fixture.server->buffers_in_use() == 0;
+  }));
+  CHECK(s.daemon->tunnels().buffers()->free_blocks() <= 32);
+}

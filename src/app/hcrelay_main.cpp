@@ -1,6 +1,7 @@
 // hcrelay: a local Azure Relay Hybrid Connections service for development, tests and self-hosting.
 #include "net/address.hpp"
 #include "ops/logging.hpp"
+#include "relay/fault_control.hpp"
 #include "relay/relay_server.hpp"
 
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <cstdio>
 #include <iostream>
 
@@ -43,6 +45,9 @@ int main(int argc, char** argv) {
   app.add_option("--accept-timeout", accept_timeout, "Seconds a sender waits for the listener to accept")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
+  std::string fault_control;
+  app.add_option("--fault-control", fault_control,
+                 "TESTS ONLY: serve fault-injection commands on this loopback ADDR:PORT (docs/testing.md); never in production");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")->capture_default_str();
   app.add_option("--log-format", log_format, "text or json")->capture_default_str();
   app.set_version_flag("--version", std::string("hcrelay 0.1.0"));
@@ -98,6 +103,24 @@ int main(int argc, char** argv) {
     spdlog::critical("hcrelay: {}", started.error());
     return kExitFatal;
   }
+  std::unique_ptr<relay::FaultControl> faults;
+  if (!fault_control.empty()) {
+    auto fhp = net::parse_host_port(fault_control, true);
+    if (!fhp) return usage_error("--fault-control " + fhp.error());
+    const auto faddr = asio::ip::make_address(fhp->host, ec);
+    if (ec) return usage_error("--fault-control '" + fault_control + "': the host must be an IP address");
+    if (!faddr.is_loopback())
+      return usage_error("--fault-control must be a loopback address (127.0.0.1 or [::1]), got '" + fault_control + "'");
+    faults = std::make_unique<relay::FaultControl>(io, server, asio::ip::tcp::endpoint(faddr, fhp->port));
+    auto fstarted = faults->start();
+    if (!fstarted) {
+      spdlog::critical("hcrelay: {}", fstarted.error());
+      return kExitFatal;
+    }
+    spdlog::warn("hcrelay: FAULT CONTROL ENABLED on http://{}:{}/faults: this relay misbehaves on request; for tests only, "
+                 "never in production",
+                 net::host_for_url(fstarted->address().to_string()), fstarted->port());
+  }
   const auto ep = started.value();
   const std::string host = net::host_for_url(ep.address().to_string());
   // Tests and scripts read this line to learn the port; it goes to stdout, the logs go to stderr.
@@ -114,6 +137,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](std::error_code sec, int signo) {
     if (sec) return;
     spdlog::info("hcrelay: signal {}, shutting down", signo);
+    if (faults) faults->stop();
     server.stop();
     // Peers get a few seconds to answer our close frames; then we go regardless.
     give_up = std::chrono::steady_clock::now() + std::chrono::seconds(6);

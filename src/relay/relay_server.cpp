@@ -65,15 +65,63 @@ void RelayServer::stop() {
   pending_.clear();
   for (auto& t : std::vector<std::shared_ptr<RelayTunnel>>(tunnels_.begin(), tunnels_.end()))
     t->close(1001, "relay shutting down");
+  for (auto& r : stalled_) r->stream->close();
+  stalled_.clear();
+  blackholed_.clear();
 }
 
-void RelayServer::drop_control_channels(uint16_t code) {
+std::size_t RelayServer::drop_control_channels(uint16_t code) {
+  std::size_t n = 0;
   for (auto& [key, channels] : listeners_) {
     for (auto& c : std::vector<std::shared_ptr<ControlChannel>>(channels)) {
+      ++n;
       if (code == 0) c->abort();
       else c->close(code, "fault injected");
     }
   }
+  return n;
+}
+
+void RelayServer::set_refuse_listeners(bool on) { faults_.refuse_listeners = on; }
+
+void RelayServer::set_upgrade_status(int status, unsigned count, std::chrono::milliseconds duration) {
+  faults_.upgrade_status = status;
+  faults_.upgrade_count = count;
+  faults_.upgrade_until = std::chrono::steady_clock::now() + duration;
+}
+
+void RelayServer::set_stall_rendezvous(bool on) {
+  faults_.stall_rendezvous = on;
+  if (on) return;
+  auto held = std::move(stalled_);
+  stalled_.clear();
+  for (auto& request : held) {
+    if (stopped_) break;
+    if (auto parsed = parse_hc_request(request->head.target)) handle_accept(request, parsed.value());
+  }
+}
+
+void RelayServer::set_blackhole(bool on) {
+  faults_.blackhole = on;
+  if (!on) blackholed_.clear();  // closes them
+}
+
+void RelayServer::clear_faults() {
+  set_refuse_listeners(false);
+  set_upgrade_status(0, 0, {});
+  set_stall_rendezvous(false);
+  set_blackhole(false);
+}
+
+bool RelayServer::take_upgrade_fault(int& status) {
+  if (faults_.upgrade_status == 0) return false;
+  if (faults_.upgrade_count == 0 && std::chrono::steady_clock::now() >= faults_.upgrade_until) {
+    faults_.upgrade_status = 0;
+    return false;
+  }
+  status = faults_.upgrade_status;
+  if (faults_.upgrade_count > 0 && --faults_.upgrade_count == 0) faults_.upgrade_status = 0;
+  return true;
 }
 
 std::size_t RelayServer::listener_count() const {
@@ -96,6 +144,11 @@ void RelayServer::do_accept() {
         if (!alive.expired() && !stopped_) do_accept();
       });
       return;
+    }
+    if (faults_.blackhole) {
+      spdlog::debug("relay: fault: holding a new connection unanswered (black hole)");
+      blackholed_.push_back(std::make_unique<asio::ip::tcp::socket>(std::move(socket)));
+      return do_accept();
     }
     std::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -141,6 +194,15 @@ void RelayServer::on_request(std::error_code ec, const net::IncomingRequestPtr& 
                                      request->head.target.substr(0, std::min<std::size_t>(request->head.target.find('?'), 200))));
   }
   const HcRequest& hcr = parsed.value();
+  if (int status = 0; hcr.action != Action::accept && take_upgrade_fault(status))
+    return reject(request, status, "Fault injected by hcrelay --fault-control");
+  if (hcr.action == Action::listen && faults_.refuse_listeners)
+    return reject(request, 503, "Fault injected by hcrelay --fault-control: new listeners are refused");
+  if (hcr.action == Action::accept && faults_.stall_rendezvous) {
+    spdlog::debug("relay: fault: holding rendezvous {} unanswered", hcr.id);
+    stalled_.push_back(request);
+    return;
+  }
   switch (hcr.action) {
     case Action::listen: {
       const std::string* host = request->head.headers.find("Host");

@@ -10,6 +10,7 @@
 
 #include <asio/ssl.hpp>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <random>
@@ -18,6 +19,17 @@
 #include <vector>
 
 namespace relay {
+
+// Test-only misbehaviour, switched by `hcrelay --fault-control` (docs/testing.md) or by in-process tests. Everything is
+// off by default and consulted only where a connection is accepted or a request is routed, never on the data path.
+struct RelayFaults {
+  bool refuse_listeners = false;  // listen requests get 503
+  int upgrade_status = 0;         // non-zero: listen and connect requests get this HTTP status ...
+  unsigned upgrade_count = 0;     // ... for this many more requests, or (0) ...
+  std::chrono::steady_clock::time_point upgrade_until{};  // ... until this moment
+  bool stall_rendezvous = false;  // rendezvous (accept) requests are read, then held unanswered
+  bool blackhole = false;         // new TCP connections are accepted, then never read from or written to
+};
 
 class RelayServer {
  public:
@@ -31,7 +43,19 @@ class RelayServer {
   bool tls() const { return tls_ != nullptr; }
 
   // Fault hooks for tests: end every control channel with a close frame carrying `code`, or (code 0) by dropping TCP.
-  void drop_control_channels(uint16_t code);
+  // Returns how many channels it ended.
+  std::size_t drop_control_channels(uint16_t code);
+  const RelayFaults& faults() const { return faults_; }
+  void set_refuse_listeners(bool on);
+  // `status` 0 clears; otherwise the next `count` listen/connect requests, or (count 0) those within `duration`.
+  void set_upgrade_status(int status, unsigned count, std::chrono::milliseconds duration);
+  // Turning it off routes the held rendezvous requests as usual (their senders may have given up: 403).
+  void set_stall_rendezvous(bool on);
+  // Turning it off closes the held connections (their peers see a FIN).
+  void set_blackhole(bool on);
+  void clear_faults();
+  std::size_t held_count() const { return stalled_.size() + blackholed_.size(); }
+  std::size_t pending_count() const { return pending_.size(); }
 
   // Counters for tests and logs.
   std::size_t listener_count() const;
@@ -63,6 +87,8 @@ class RelayServer {
   hc::SasCheck check_token(const net::IncomingRequestPtr& request, const HcRequest& hcr, const std::string& ns_host,
                            const std::string& hc_path) const;
   std::string next_conn_id();
+  // The upgrade-status fault: true (and the status) when this request must get it.
+  bool take_upgrade_fault(int& status);
   std::weak_ptr<void> liveness() const { return alive_; }
 
   asio::io_context& io_;
@@ -76,6 +102,9 @@ class RelayServer {
   std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;  // by hc_key()
   std::map<std::string, PendingSender> pending_;                                    // by rendezvous id
   std::set<std::shared_ptr<RelayTunnel>> tunnels_;
+  RelayFaults faults_;
+  std::vector<net::IncomingRequestPtr> stalled_;                    // stall_rendezvous
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> blackholed_;  // blackhole
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

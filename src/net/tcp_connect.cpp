@@ -14,8 +14,8 @@ struct TcpConnect : std::enable_shared_from_this<TcpConnect> {
     timer.async_wait([self = shared_from_this()](std::error_code ec) {
       if (!ec) self->finish(asio::error::timed_out);
     });
-    resolver.async_resolve(host, std::to_string(port),
-                           [self = shared_from_this()](std::error_code ec, asio::ip::tcp::resolver::results_type r) {
+    async_resolve_host(resolver, host, port,
+                       [self = shared_from_this()](std::error_code ec, asio::ip::tcp::resolver::results_type r) {
                              if (self->done) return;
                              if (ec) return self->finish(ec);
                              asio::async_connect(self->socket, r, [self](std::error_code cec, const asio::ip::tcp::endpoint&) {
@@ -46,6 +46,16 @@ struct TcpConnect : std::enable_shared_from_this<TcpConnect> {
 };
 
 }  // namespace
+
+void async_resolve_host(asio::ip::tcp::resolver& resolver, const std::string& host, uint16_t port,
+                        ResolveHandler handler) {
+  std::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return resolver.async_resolve(host, std::to_string(port), std::move(handler));
+  auto results = asio::ip::tcp::resolver::results_type::create(asio::ip::tcp::endpoint(address, port), host,
+                                                               std::to_string(port));
+  asio::post(resolver.get_executor(), [h = std::move(handler), results = std::move(results)] { h({}, results); });
+}
 
 void async_tcp_connect(asio::io_context& io, const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
                        std::function<void(std::error_code, asio::ip::tcp::socket)> handler) {

@@ -4,8 +4,43 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <map>
+
 namespace net {
 namespace {
+
+// The newest resumable session per peer ("host:port"), owned by the client context (freed with it).
+struct SessionCache {
+  std::map<std::string, SSL_SESSION*> by_peer;
+  ~SessionCache() {
+    for (auto& [peer, session] : by_peer) SSL_SESSION_free(session);
+  }
+};
+
+void free_session_cache(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<SessionCache*>(ptr); }
+void free_peer_name(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
+
+// OpenSSL's own per-object slots: the cache on the SSL_CTX, the peer name on each SSL.
+int cache_index() {
+  static const int index = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, nullptr, nullptr, nullptr,
+                                                   free_session_cache);
+  return index;
+}
+int peer_index() {
+  static const int index = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, nullptr, nullptr, nullptr, free_peer_name);
+  return index;
+}
+
+// Called when the server hands us a session (TLS 1.3: a ticket after the handshake). Returns 1: we keep it.
+int remember_session(SSL* ssl, SSL_SESSION* session) {
+  auto* cache = static_cast<SessionCache*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), cache_index()));
+  auto* peer = static_cast<std::string*>(SSL_get_ex_data(ssl, peer_index()));
+  if (cache == nullptr || peer == nullptr || SSL_SESSION_is_resumable(session) != 1) return 0;
+  SSL_SESSION*& slot = cache->by_peer[*peer];
+  if (slot != nullptr) SSL_SESSION_free(slot);
+  slot = session;
+  return 1;
+}
 
 std::string openssl_error_text() {
   const unsigned long e = ERR_get_error();
@@ -31,8 +66,13 @@ hc::Result<std::shared_ptr<asio::ssl::context>> make_client_tls_context(const st
     if (ec) return hc::fail("cannot load CA file '" + ca_file + "': " + ec.message());
   }
   ctx->set_verify_mode(asio::ssl::verify_peer);
-  // Session resumption makes the many short rendezvous dials cheaper.
-  SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_CLIENT);
+  // Session resumption makes the many short rendezvous and sender dials cheaper: see prepare_client_tls.
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_set_ex_data(native, cache_index(), new SessionCache);
+  SSL_CTX_sess_set_new_cb(native, remember_session);
+  // Idle connections give OpenSSL's record buffers back (they are reallocated when traffic resumes).
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   return ctx;
 }
 
@@ -49,11 +89,19 @@ hc::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const st
   if (ec) return hc::fail("cannot load TLS key '" + key_file + "': " + ec.message());
   if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
     return hc::fail("TLS key '" + key_file + "' does not match certificate '" + cert_file + "'");
+  SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   return ctx;
 }
 
-hc::Result<bool> prepare_client_tls(asio::ssl::stream<asio::ip::tcp::socket>& stream, const std::string& host) {
+hc::Result<bool> prepare_client_tls(asio::ssl::stream<asio::ip::tcp::socket>& stream, const std::string& host,
+                                    uint16_t port) {
   SSL* ssl = stream.native_handle();
+  auto peer = std::make_unique<std::string>(host + ":" + std::to_string(port));
+  if (auto* cache = static_cast<SessionCache*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), cache_index()))) {
+    const auto found = cache->by_peer.find(*peer);
+    if (found != cache->by_peer.end()) SSL_set_session(ssl, found->second);
+  }
+  if (SSL_set_ex_data(ssl, peer_index(), peer.get()) == 1) peer.release();
   asio::error_code ec;
   const auto addr = asio::ip::make_address(host, ec);
   const bool is_ip = !ec;

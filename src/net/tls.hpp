@@ -17,7 +17,10 @@ hc::Result<std::shared_ptr<asio::ssl::context>> make_client_tls_context(const st
 hc::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::string& cert_file,
                                                                         const std::string& key_file);
 
-// Sets SNI and the hostname (or IP address) check on a client stream before its handshake.
-hc::Result<bool> prepare_client_tls(asio::ssl::stream<asio::ip::tcp::socket>& stream, const std::string& host);
+// Sets SNI and the hostname (or IP address) check on a client stream before its handshake, and offers the last
+// session this context got from host:port, so repeated dials (every rendezvous, every sender) resume instead of
+// paying a full handshake with certificate checks. Sessions are only ever offered to the peer they came from.
+hc::Result<bool> prepare_client_tls(asio::ssl::stream<asio::ip::tcp::socket>& stream, const std::string& host,
+                                    uint16_t port);
 
 }  // namespace net

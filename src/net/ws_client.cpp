@@ -1,5 +1,7 @@
 #include "net/ws_client.hpp"
 
+#include "net/tcp_connect.hpp"
+
 #include "hc/url.hpp"
 #include "net/tls.hpp"
 
@@ -36,8 +38,8 @@ class Connector : public PendingConnect, public std::enable_shared_from_this<Con
     timer_.async_wait([self = shared_from_this()](std::error_code ec) {
       if (!ec) self->finish(asio::error::timed_out, "timed out after " + std::to_string(self->options_.timeout.count()) + " ms");
     });
-    resolver_.async_resolve(uri_.host, std::to_string(uri_.port),
-                            [self = shared_from_this()](std::error_code ec, tcp::resolver::results_type results) {
+    async_resolve_host(resolver_, uri_.host, uri_.port,
+                       [self = shared_from_this()](std::error_code ec, tcp::resolver::results_type results) {
                               if (ec) return self->finish(ec, "cannot resolve " + self->uri_.host + ": " + ec.message());
                               self->connect(results);
                             });
@@ -56,7 +58,7 @@ class Connector : public PendingConnect, public std::enable_shared_from_this<Con
       self->socket_.set_option(tcp::no_delay(true), ignored);
       if (self->uri_.tls()) {
         self->stream_ = std::make_unique<Stream>(std::move(self->socket_), *self->options_.tls);
-        auto prepared = prepare_client_tls(*self->stream_->tls(), self->uri_.host);
+        auto prepared = prepare_client_tls(*self->stream_->tls(), self->uri_.host, self->uri_.port);
         if (!prepared) return self->finish(make_error_code(ConnectError::bad_handshake), prepared.error());
         self->stream_->tls()->async_handshake(asio::ssl::stream_base::client, [self](std::error_code ec2) {
           if (self->done_) return;

@@ -3,7 +3,9 @@
 #include "bridge_fixture.hpp"
 
 #include "net/buffer_pool.hpp"
+#include "net/tls.hpp"
 #include "net/websocket.hpp"
+#include "support/test_cert.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -126,4 +128,45 @@ TEST_CASE("websocket: a frame that trickles in a byte at a time is parsed and de
   server->abort();
   io.restart();
   io.run_for(std::chrono::seconds(5));
+}
+
+TEST_CASE("websocket: repeated TLS dials to the same relay resume the session, dials elsewhere do not get it") {
+  const auto cert = testing::make_test_cert();
+  testing::RelayFixture relay([&](relay::RelayConfig& c) {
+    c.tls_cert = cert.cert_file;
+    c.tls_key = cert.key_file;
+  });
+  auto tls = net::make_client_tls_context(cert.cert_file);
+  REQUIRE(tls);
+  // Opens a listener control channel and says whether its TLS session was resumed.
+  auto dial = [&](const std::string& host) {
+    net::ClientOptions options;
+    options.tls = tls.value();
+    options.headers.add("ServiceBusAuthorization",
+                        hc::create_sas_token(hc::sas_resource_uri(host, "hc1"), "root", relay.key,
+                                             static_cast<int64_t>(std::time(nullptr)) + 3600));
+    options.timeout = std::chrono::seconds(10);
+    auto out = std::make_shared<testing::ConnectOutcome>();
+    const std::string url = "wss://" + host + ":" + std::to_string(relay.port) + "/$hc/hc1?sb-hc-action=listen&sb-hc-id=" +
+                            hc::new_guid();
+    net::async_ws_connect(relay.io, url, options, [out](std::error_code ec, net::ConnectResult r) {
+      out->ec = ec;
+      out->result = std::move(r);
+      out->done = true;
+    });
+    REQUIRE(run_until(relay.io, [&] { return out->done; }));
+    REQUIRE_FALSE(out->ec);
+    return out->result.ws;
+  };
+  auto first = dial("127.0.0.1");
+  CHECK(SSL_session_reused(first->stream().tls()->native_handle()) == 0);
+  // The ticket arrives after the handshake; the first read on the channel has processed it by now.
+  auto second = dial("127.0.0.1");
+  CHECK(SSL_session_reused(second->stream().tls()->native_handle()) == 1);
+  // Another name for the same server is another peer: full handshake, verified again.
+  auto third = dial("localhost");
+  CHECK(SSL_session_reused(third->stream().tls()->native_handle()) == 0);
+  for (auto* ws : {&first, &second, &third}) (*ws)->abort();
+  relay.io.restart();
+  relay.io.run_for(std::chrono::milliseconds(200));
 }

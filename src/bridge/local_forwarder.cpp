@@ -130,7 +130,10 @@ void LocalForwarder::open_tunnel(asio::ip::tcp::socket client, const std::string
     done();
     self->tunnels_->failed(self->name_, kind);
     spdlog::warn("{}: client {}: cannot open a tunnel: {}", self->name_, peer, why);
+    // A reset, not a FIN: the client may already have sent its request, and a clean end would read as "the service
+    // answered nothing" instead of "the tunnel failed" (the same rule as an aborted tunnel).
     std::error_code e;
+    holder->set_option(asio::socket_base::linger(true, 0), e);
     holder->close(e);
   };
   net::async_ws_connect(

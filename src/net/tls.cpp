@@ -51,6 +51,12 @@ std::string openssl_error_text() {
   return buf;
 }
 
+// TLS 1.3 suites, AES-128-GCM first: strong enough, and ~12% cheaper per byte than AES-256-GCM here (openssl speed,
+// 16 KiB records, AES-NI). OpenSSL puts AES-256 first by default. Every suite stays available; the server chooses.
+void prefer_aes128(SSL_CTX* ctx) {
+  SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+}
+
 }  // namespace
 
 hc::Result<std::shared_ptr<asio::ssl::context>> make_client_tls_context(const std::string& ca_file) {
@@ -68,6 +74,7 @@ hc::Result<std::shared_ptr<asio::ssl::context>> make_client_tls_context(const st
   ctx->set_verify_mode(asio::ssl::verify_peer);
   // Session resumption makes the many short rendezvous and sender dials cheaper: see prepare_client_tls.
   SSL_CTX* native = ctx->native_handle();
+  prefer_aes128(native);
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_set_ex_data(native, cache_index(), new SessionCache);
   SSL_CTX_sess_set_new_cb(native, remember_session);
@@ -90,6 +97,7 @@ hc::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const st
   if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
     return hc::fail("TLS key '" + key_file + "' does not match certificate '" + cert_file + "'");
   SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  prefer_aes128(ctx->native_handle());
   return ctx;
 }
 

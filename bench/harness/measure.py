@@ -61,7 +61,9 @@ def idle_memory(chain, counts, concurrency, timeout):
     closing its stdin. Failures are reported with the error texts, not raised: the daemons' limits are a finding.
     """
     procs = chain.measured()
-    out = {"baseline_kib": {role: p.memory_kib()["VmRSS"] for role, p in procs.items()}, "runs": []}
+    base = {role: p.memory_kib() for role, p in procs.items()}
+    out = {"baseline_kib": {role: m["VmRSS"] for role, m in base.items()},
+           "baseline_private_kib": {role: m.get("Private") for role, m in base.items()}, "runs": []}
     for count in counts:
         # hcbench gives up a little before we do, so its own error line says what was still pending.
         argv = [chain.env.hcbench, "idle"] + chain.client_args + [

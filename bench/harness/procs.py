@@ -83,6 +83,14 @@ class Proc:
                 key, _, value = line.partition(":")
                 if key in ("VmRSS", "VmHWM"):
                     out[key] = int(value.split()[0])
+        # Private pages: what this process alone costs. VmRSS also counts shared library code (libcrypto's pages
+        # are shared with every process that uses OpenSSL), which is why both are reported.
+        try:
+            with open(f"/proc/{self.p.pid}/smaps_rollup", encoding="ascii") as f:
+                out["Private"] = sum(int(line.split()[1]) for line in f
+                                     if line.startswith(("Private_Clean:", "Private_Dirty:")))
+        except OSError:
+            pass
         return out
 
     def alive(self):

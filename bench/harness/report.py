@@ -142,7 +142,9 @@ def memory_rows(results):
             rows.append({"chain": name, "process": "-", "baseline MiB": "-", "error": m["error"]})
             continue
         for role, base in m["baseline_kib"].items():
-            row = {"chain": name, "process": role, "baseline MiB": fmt(base / 1024, "{:.1f}")}
+            private = m.get("baseline_private_kib", {}).get(role)
+            row = {"chain": name, "process": role, "baseline MiB": fmt(base / 1024, "{:.1f}"),
+                   "of it private MiB": fmt(None if private is None else private / 1024, "{:.1f}")}
             for run in m["runs"]:
                 n = run["requested"]
                 row[f"KiB/tunnel @{n}"] = fmt(run.get("kib_per_tunnel", {}).get(role), "{:.1f}")
@@ -208,6 +210,9 @@ def write_csv(results, path):
         for name, m in results.get("memory", {}).items():
             for role, base in m.get("baseline_kib", {}).items():
                 w.writerow([name, f"baseline_rss[{role}]", base, "KiB"])
+            for role, private in m.get("baseline_private_kib", {}).items():
+                if private is not None:
+                    w.writerow([name, f"baseline_private[{role}]", private, "KiB"])
             for run in m.get("runs", []):
                 for role, v in run.get("kib_per_tunnel", {}).items():
                     w.writerow([name, f"rss_per_tunnel@{run['requested']}[{role}]", round(v, 2), "KiB"])

@@ -37,6 +37,9 @@ class RelayServer {
   std::size_t listener_count() const;
   std::size_t tunnel_count() const { return tunnels_.size(); }
   bool idle() const { return listeners_.empty() && tunnels_.empty() && pending_.empty(); }
+  // What counts toward max_connections: handshakes being read, waiting senders, listeners and tunnel sides.
+  std::size_t connection_count() const;
+  uint64_t refused_connections() const { return refused_; }
 
  private:
   struct PendingSender {
@@ -62,6 +65,9 @@ class RelayServer {
   asio::ip::tcp::acceptor acceptor_;
   bool stopped_ = false;
   uint64_t conn_counter_ = 0;
+  std::size_t handshaking_ = 0;  // connections whose HTTP head is being read
+  uint64_t refused_ = 0;         // connections closed because max_connections was reached
+  bool full_ = false;            // logged once per episode of being full
   std::mt19937_64 rng_;
 
   std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;  // by hc_key()

@@ -20,7 +20,8 @@
 
 namespace testing {
 
-// The SAS key of the in-process relays and daemons, in one place.
+// The SAS key of the in-process relays and daemons, in one place. Named k...Key so that the suite-wide secrets check
+// (tests/secrets/check_logs.sh) finds it and greps every test's output for it.
 inline const std::string kTestRelayKey = "dGVzdGtleXRlc3RrZXl0ZXN0a2V5dGVzdGtleTA9PQ==";
 
 inline bool run_until(asio::io_context& io, const std::function<bool()>& done,

@@ -88,9 +88,10 @@ void RemoteForwarder::stop() {
   if (pending_connect_) pending_connect_->cancel();
   if (ws_) {
     ws_->send_close(1000, "listener shutting down");
-    // Do not wait for the relay's answer longer than a moment.
+    // Do not wait for the relay's answer longer than a moment. The timer owns the channel from here: the channel's
+    // handlers hold this forwarder, so keeping it in ws_ as well would be a reference cycle until the timer fired.
     auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(2));
-    timer->async_wait([timer, ws = ws_](std::error_code) { ws->abort(); });
+    timer->async_wait([timer, ws = std::move(ws_)](std::error_code) { ws->abort(); });
   }
   set_up(false);
 }

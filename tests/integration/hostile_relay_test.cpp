@@ -495,7 +495,7 @@ TEST_CASE("hostile relay: a rendezvous handshake that never finishes times out a
   CHECK(h.daemon->remote_forwarders()[0]->reconnects() == 0);  // the control channel was not affected
 }
 
-TEST_CASE("hostile relay: a sender connect that never finishes times out; -L caps pending handshakes") {
+TEST_CASE("hostile relay: a sender connect that never finishes times out, and -L caps pending handshakes") {
   const auto how = GENERATE(Stall::silent, Stall::trickle);
   const char* what = how == Stall::silent ? "never answers" : "answers one byte per 50 ms";
   INFO(what);

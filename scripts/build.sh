@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds one flavour into build/ (Release) or build-asan/ (Debug + ASan/UBSan). Used by test.sh and demo.sh.
+# Configures and builds one flavour into build/ (Release), build-asan/ (Debug + ASan/UBSan) or build-tsan/ (optimised,
+# with debug info, + ThreadSanitizer). Used by test.sh and demo.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 flavour=${1:-release}
@@ -7,7 +8,8 @@ shift || true   # further arguments: the targets to build (default: all)
 case "$flavour" in
   release) dir="$root/build"; args=(-DCMAKE_BUILD_TYPE=Release) ;;
   asan)    dir="$root/build-asan"; args=(-DCMAKE_BUILD_TYPE=Debug -DHCB_SANITIZE=ON) ;;
-  *) echo "usage: build.sh [release|asan]" >&2; exit 2 ;;
+  tsan)    dir="$root/build-tsan"; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DHCB_TSAN=ON) ;;
+  *) echo "usage: build.sh [release|asan|tsan] [targets...]" >&2; exit 2 ;;
 esac
 # Two jobs at most: each C++ job here can take ~1 GB and CI has 2 cores.
 cmake -S "$root" -B "$dir" "${args[@]}" >/dev/null

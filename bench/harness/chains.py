@@ -100,7 +100,9 @@ def start_server(chain, hc_endpoint=None):
 
 def start_relay(chain, tls):
     env = chain.env
-    argv = [env.hcrelay, "--bind", "127.0.0.1:0", "--sas", f"{KEY_NAME}={env.key}", "--log-level", LOG_LEVEL]
+    argv = [env.hcrelay, "--bind", "127.0.0.1:0", "--sas", f"{KEY_NAME}={env.key}", "--log-level", LOG_LEVEL,
+            # two connections per tunnel: room for the 10,000-tunnel memory run (the default cap is 10,000)
+            "--max-connections", "100000"]
     if tls:
         argv += ["--tls-cert", os.path.join(env.cert_dir, "cert.pem"),
                  "--tls-key", os.path.join(env.cert_dir, "key.pem")]

@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> sas;
   bool no_auth = false;
   double accept_timeout = 30;
+  std::size_t max_connections = relay::RelayConfig{}.max_connections;
+  double handshake_timeout = 10;
   app.add_option("--bind", bind, "Address to listen on, ADDR:PORT (port 0 picks a free port); the default is where hcbridge looks when no endpoint is configured")->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM); without it the relay speaks plain ws://");
   app.add_option("--tls-key", tls_key, "TLS private key (PEM)");
@@ -48,6 +50,13 @@ int main(int argc, char** argv) {
   std::string fault_control;
   app.add_option("--fault-control", fault_control,
                  "TESTS ONLY: serve fault-injection commands on this loopback ADDR:PORT (docs/testing.md); never in production");
+  app.add_option("--max-connections", max_connections,
+                 "Connections held at once (handshakes, waiting senders, listeners, tunnel sides); more are closed at once")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  app.add_option("--handshake-timeout", handshake_timeout, "Seconds a new connection has to finish TLS and its HTTP request")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 600.0));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")->capture_default_str();
   app.add_option("--log-format", log_format, "text or json")->capture_default_str();
   app.set_version_flag("--version", std::string("hcrelay 0.1.0"));
@@ -72,6 +81,8 @@ int main(int argc, char** argv) {
   config.tls_key = tls_key;
   config.no_auth = no_auth;
   config.accept_timeout = std::chrono::milliseconds(static_cast<int64_t>(accept_timeout * 1000));
+  config.max_connections = max_connections;
+  config.handshake_timeout = std::chrono::milliseconds(static_cast<int64_t>(handshake_timeout * 1000));
   if (const char* env = std::getenv("HCRELAY_SAS"); env && *env) sas.emplace_back(env);
   if (!sas_file.empty()) {
     std::ifstream in(sas_file);

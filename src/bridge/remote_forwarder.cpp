@@ -88,9 +88,10 @@ void RemoteForwarder::stop() {
   if (pending_connect_) pending_connect_->cancel();
   if (ws_) {
     ws_->send_close(1000, "listener shutting down");
-    // Do not wait for the relay's answer longer than a moment.
+    // Do not wait for the relay's answer longer than a moment. The timer owns the channel from here: the channel's
+    // handlers hold this forwarder, so keeping it in ws_ as well would be a reference cycle until the timer fired.
     auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(2));
-    timer->async_wait([timer, ws = ws_](std::error_code) { ws->abort(); });
+    timer->async_wait([timer, ws = std::move(ws_)](std::error_code) { ws->abort(); });
   }
   set_up(false);
 }
@@ -150,6 +151,7 @@ void RemoteForwarder::on_connected(std::shared_ptr<net::WebSocket> ws) {
   connected_at_ = std::chrono::steady_clock::now();
   awaiting_pong_ = false;
   message_.clear();
+  utf8_.reset();
   const auto gen = generation_;
   ws_->set_pong_handler([self = shared_from_this(), gen] {
     if (self->generation_ == gen) self->awaiting_pong_ = false;
@@ -222,19 +224,29 @@ void RemoteForwarder::read_control() {
     }
     self->awaiting_pong_ = false;  // any traffic proves the channel alive
     self->message_.append(reinterpret_cast<const char*>(self->chunk_.data()), chunk.size);
-    if (self->message_.size() > hc::kMaxControlMessageSize) {
-      spdlog::warn("{}: control message over {} bytes; reconnecting", self->name_, hc::kMaxControlMessageSize);
-      self->ws_->abort();
-      self->count_reconnect("bad_message");
-      return self->on_disconnected("oversized control message", false);
-    }
+    if (self->message_.size() > hc::kMaxControlMessageSize)
+      return self->fail_channel(1009, "control message over " + std::to_string(hc::kMaxControlMessageSize) + " bytes");
+    if (chunk.opcode == net::ws::Opcode::text &&
+        (!self->utf8_.feed(self->chunk_.data(), chunk.size) || (chunk.message_end && !self->utf8_.complete())))
+      return self->fail_channel(1007, "control message is not valid UTF-8");
     if (chunk.message_end) {
       std::string text;
       text.swap(self->message_);
+      self->utf8_.reset();
       if (chunk.opcode == net::ws::Opcode::text) self->on_control_message(text);
     }
     self->read_control();
   });
+}
+
+void RemoteForwarder::fail_channel(uint16_t code, const std::string& why) {
+  spdlog::warn("{}: {}; reconnecting", name_, why);
+  count_reconnect("bad_message");
+  auto ws = std::move(ws_);  // on_disconnected() must not drop it before the close frame is out
+  ws->send_close(code, why);
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(1));
+  timer->async_wait([timer, ws](std::error_code) { ws->abort(); });
+  on_disconnected(why, false);
 }
 
 void RemoteForwarder::on_disconnected(const std::string& why, bool immediate) {

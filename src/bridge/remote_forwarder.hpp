@@ -9,6 +9,7 @@
 #include "bridge/tunnel_registry.hpp"
 #include "hc/control_message.hpp"
 #include "net/ws_client.hpp"
+#include "net/ws_frame.hpp"
 
 #include <memory>
 #include <string>
@@ -38,6 +39,9 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   void read_control();
   void on_control_message(const std::string& text);
   void on_disconnected(const std::string& why, bool immediate);
+  // The relay broke the protocol on the control channel: tell it why with a close frame (best effort, the socket is
+  // dropped a moment later whatever it does) and reconnect.
+  void fail_channel(uint16_t code, const std::string& why);
   void schedule_reconnect(std::chrono::duration<double> delay);
   void keepalive_tick();
   void schedule_renewal();
@@ -60,6 +64,7 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   std::shared_ptr<net::WebSocket> ws_;
   std::string channel_id_;
   std::string message_;
+  net::ws::Utf8Validator utf8_;  // text messages on the control channel must be UTF-8 (RFC 6455 8.1)
   std::vector<uint8_t> chunk_;
   std::chrono::steady_clock::time_point connected_at_;
   bool connected_ = false;

@@ -227,11 +227,22 @@ ParseStatus RequestParser::feed(const char* data, std::size_t size, std::size_t&
   return status_;
 }
 
-ResponseParser::ResponseParser(std::size_t max_size) : collector_(max_size, "response head too large") {}
+ResponseParser::ResponseParser(std::size_t max_size)
+    : collector_(max_size, "response head too large"), prefix_limit_(std::min<std::size_t>(max_size, 7)) {}
 
 ParseStatus ResponseParser::feed(const char* data, std::size_t size, std::size_t& consumed) {
   consumed = 0;
   if (status_ != ParseStatus::need_more) return status_;
+  // Whatever is not an HTTP/1.x answer is refused at its first wrong byte, not at a blank line that a peer speaking
+  // something else may never send. Checked before the collector, so every split of the input gives the same verdict.
+  static constexpr std::string_view kPrefix = "HTTP/1.";  // prefix_limit_ is at most its size
+  for (std::size_t i = 0; i < size && prefix_seen_ < prefix_limit_; ++i, ++prefix_seen_) {
+    if (data[i] != kPrefix[prefix_seen_]) {
+      consumed = i + 1;
+      error_ = "not an HTTP/1.x response";
+      return status_ = ParseStatus::bad;
+    }
+  }
   status_ = collector_.feed(data, size, consumed, error_);
   if (status_ == ParseStatus::good) {
     error_ = parse_response(collector_.text(), head_);

@@ -90,6 +90,8 @@ class ResponseParser {
  private:
   detail::HeadCollector collector_;
   ParseStatus status_ = ParseStatus::need_more;
+  std::size_t prefix_seen_ = 0;   // bytes of "HTTP/1." checked so far
+  std::size_t prefix_limit_ = 0;  // how many to check: all 7, or fewer when the head limit is smaller
   ResponseHead head_;
   std::string error_;
 };

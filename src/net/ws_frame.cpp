@@ -44,7 +44,14 @@ HeaderParse parse_frame_header(const uint8_t* data, std::size_t size, Role our_r
     if (ext_len == 8 && (payload_size >> 63) != 0) return bad("64-bit length with the most significant bit set");
   }
   // Checked before the mask arrives so an oversized frame is refused as early as possible.
-  if (payload_size > max_payload) return bad("frame payload too large");
+  if (payload_size > max_payload) {
+    // The one refusal the caller answers differently (1009, not 1002): it needs to see what was announced.
+    out.fin = fin;
+    out.opcode = opcode;
+    out.masked = masked;
+    out.payload_size = payload_size;
+    return bad("frame payload too large");
+  }
   if (size < header_size) return {};
 
   out.fin = fin;

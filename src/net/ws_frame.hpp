@@ -39,7 +39,8 @@ struct HeaderParse {
 
 // Parses the header at the start of [data, data+size). Call again with more bytes on need_more; a violation is
 // reported as soon as the bytes that show it are present, so a hostile peer is dropped without waiting.
-// `out` is written only when good. Non-minimal length encodings are accepted (RFC 6455 asks senders, not receivers).
+// `out` is written only when good, and for "frame payload too large" (fin, opcode, masked and payload_size, so the
+// caller can fail the connection with 1009 rather than 1002). Non-minimal length encodings are accepted (RFC 6455 asks senders, not receivers).
 HeaderParse parse_frame_header(const uint8_t* data, std::size_t size, Role our_role, uint64_t max_payload,
                                FrameHeader& out);
 

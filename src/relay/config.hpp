@@ -17,6 +17,9 @@ struct RelayConfig {
   bool no_auth = false;
   std::size_t max_listeners_per_hc = 25;
   std::chrono::milliseconds handshake_timeout{10000};     // TLS + HTTP head of a new connection
+  // Connections held at once (handshakes in progress, waiting senders, listeners, both sides of tunnels); a new TCP
+  // connection beyond it is closed at once, so a flood cannot exhaust descriptors or memory.
+  std::size_t max_connections = 10000;
   std::chrono::milliseconds accept_timeout{30000};        // how long a sender waits for its listener to dial
   // Fault hook: a relay that stops answering pings on control channels (a black hole that keeps TCP up).
   bool answer_control_pings = true;

@@ -130,6 +130,10 @@ std::size_t RelayServer::listener_count() const {
   return n;
 }
 
+std::size_t RelayServer::connection_count() const {
+  return handshaking_ + pending_.size() + listener_count() + 2 * tunnels_.size();
+}
+
 std::string RelayServer::next_conn_id() { return "c" + std::to_string(++conn_counter_); }
 
 void RelayServer::do_accept() {
@@ -151,12 +155,24 @@ void RelayServer::do_accept() {
       return do_accept();
     }
     std::error_code ignored;
+    if (connection_count() >= config_.max_connections) {
+      // Closed before reading a byte: no memory, no timer, and the descriptor is back at once.
+      ++refused_;
+      if (!full_) spdlog::warn("relay: {} connections held (max_connections); refusing new ones", connection_count());
+      full_ = true;
+      socket.close(ignored);
+      return do_accept();
+    }
+    if (full_) spdlog::info("relay: accepting connections again ({} refused so far)", refused_);
+    full_ = false;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    ++handshaking_;
     auto stream = tls_ ? std::make_unique<net::Stream>(std::move(socket), *tls_)
                        : std::make_unique<net::Stream>(std::move(socket));
     net::async_read_request(std::move(stream), config_.handshake_timeout,
                             [this, alive = liveness()](std::error_code rec, net::IncomingRequestPtr request, std::string problem) {
                               if (alive.expired()) return;
+                              --handshaking_;
                               on_request(rec, request, problem);
                             });
     do_accept();

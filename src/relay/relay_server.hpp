@@ -63,6 +63,9 @@ class RelayServer {
   bool idle() const { return listeners_.empty() && tunnels_.empty() && pending_.empty(); }
   // I/O blocks on loan to connections right now (quiet connections hold none).
   std::size_t buffers_in_use() const { return buffers_->in_use(); }
+  // What counts toward max_connections: handshakes being read, waiting senders, listeners and tunnel sides.
+  std::size_t connection_count() const;
+  uint64_t refused_connections() const { return refused_; }
 
  private:
   // Both ends of a tunnel read into blocks from one pool, which the splice then writes from in place.
@@ -97,6 +100,9 @@ class RelayServer {
   asio::ip::tcp::acceptor acceptor_;
   bool stopped_ = false;
   uint64_t conn_counter_ = 0;
+  std::size_t handshaking_ = 0;  // connections whose HTTP head is being read
+  uint64_t refused_ = 0;         // connections closed because max_connections was reached
+  bool full_ = false;            // logged once per episode of being full
   std::mt19937_64 rng_;
 
   std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;  // by hc_key()

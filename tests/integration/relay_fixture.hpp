@@ -20,6 +20,10 @@
 
 namespace testing {
 
+// The SAS key of the in-process relays and daemons, in one place. Named k...Key so that the suite-wide secrets check
+// (tests/secrets/check_logs.sh) finds it and greps every test's output for it.
+inline const std::string kTestRelayKey = "dGVzdGtleXRlc3RrZXl0ZXN0a2V5dGVzdGtleTA9PQ==";
+
 inline bool run_until(asio::io_context& io, const std::function<bool()>& done,
                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -81,7 +85,7 @@ class RelayFixture {
   std::string connect_url(const std::string& hc) const { return hc::connect_url(false, "127.0.0.1", port, hc, hc::new_guid()); }
 
   asio::io_context io;
-  std::string key = "dGVzdGtleXRlc3RrZXl0ZXN0a2V5dGVzdGtleTA9PQ==";
+  std::string key = kTestRelayKey;
   std::unique_ptr<relay::RelayServer> server;
   uint16_t port = 0;
 };

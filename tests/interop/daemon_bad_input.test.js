@@ -21,6 +21,7 @@ const PROMPT_MS = 3000; // "promptly": a rejected command line must be answered 
 const SECRETS = ['S3cretKeyAAA111', 'S3cretKeyBBB222', 'S3cretSigCCC333', 'S3cretFileDDD444', 'S3cretEnvEEE555',
                  'S3cretKeyFFF666'];
 const [KEY_A, KEY_B, SIG_C, FILE_D, ENV_E, KEY_F] = SECRETS;
+SECRETS.forEach((s) => h.registerSecret(s)); // the suite-wide secrets check looks for them in every log
 const SAS = `SharedAccessSignature sr=http%3a%2f%2f127.0.0.1%2fhc&sig=${SIG_C}&se=4102444800&skn=root`;
 
 function runHcbridge(args, { env, cwd } = {}) {
@@ -31,6 +32,7 @@ function runHcbridge(args, { env, cwd } = {}) {
       env: { ...process.env, HCBRIDGE_CONNECTION_STRING: '', ...(env || {}) },
       cwd,
     });
+    h.keepLogs(child, 'hcbridge');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b) => { stdout += b; });

@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -74,7 +75,25 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-// A private temporary directory, removed (with its files) at the end.
+// The suite-wide secrets check (tests/secrets/check_logs.sh) greps $HCB_TEST_LOG_DIR: keep our children's logs
+// there, and name the secrets they must not contain.
+void register_secret(const std::string& secret) {
+  const char* dir = std::getenv("HCB_TEST_LOG_DIR");
+  if (dir && *dir) std::ofstream(std::string(dir) + "/sd_notify.secrets", std::ios::app) << secret << "\n";
+}
+void keep_logs(const std::string& from) {
+  const char* dir = std::getenv("HCB_TEST_LOG_DIR");
+  if (!dir || !*dir) return;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(from, ec)) {
+    if (e.path().extension() != ".err") continue;
+    const auto to = std::filesystem::path(dir) / ("sd_notify." + std::to_string(getpid()) + "." + e.path().stem().string() + ".log");
+    std::filesystem::copy_file(e.path(), to, std::filesystem::copy_options::overwrite_existing, ec);
+  }
+}
+
+// A private temporary directory, removed (with its files) at the end; children's logs (*.err) are kept for the
+// secrets check first.
 struct TempDir {
   std::string path;
   TempDir() {
@@ -86,6 +105,7 @@ struct TempDir {
     path = buf.data();
   }
   ~TempDir() {
+    keep_logs(path);
     const std::string cmd = "rm -rf '" + path + "'";
     if (std::system(cmd.c_str()) != 0) std::cerr << "# could not remove " << path << "\n";
   }
@@ -461,6 +481,7 @@ TEST_CASE("sd_notify: READY/STATUS, WATCHDOG rhythm, RELOADING/READY on SIGHUP, 
   const std::string hcrelay = env_or_fail("HCRELAY_BIN");
   TempDir dir;
   const std::string key = random_hex(32);
+  register_secret(key);
   const std::string hc = "sdn-" + random_hex(4);
 
   Child relay("hcrelay", {hcrelay, "--bind", "127.0.0.1:0", "--sas", "root=" + key, "--log-level", "info"}, {},

@@ -46,6 +46,38 @@ function ensureEnvironment() {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// The suite-wide secrets check (tests/secrets/check_logs.sh, the last ctest test) greps every process's output for
+// every secret the suite used. With HCB_TEST_LOG_DIR set (ctest sets it), each process spawned here gets its stdout
+// and stderr copied into that directory, and every key and token made here is listed in <test>.secrets there.
+
+const LOG_DIR = process.env.HCB_TEST_LOG_DIR || '';
+const TEST_NAME = path.basename(process.argv[1] || 'node').replace(/(\.test)?\.js$/, '');
+
+function registerSecret(secret) {
+  if (!LOG_DIR || !secret) return secret;
+  fs.appendFileSync(path.join(LOG_DIR, `${TEST_NAME}.secrets`), `${secret}\n`);
+  return secret;
+}
+
+function keepLogs(proc, what) {
+  if (!LOG_DIR || !proc || !proc.pid) return;
+  const file = path.join(LOG_DIR, `${TEST_NAME}.${what}.${proc.pid}.log`);
+  const fd = fs.openSync(file, 'a');
+  let open = 2;
+  for (const s of [proc.stdout, proc.stderr]) {
+    if (!s) {
+      open--;
+      continue;
+    }
+    s.on('data', (chunk) => fs.writeSync(fd, chunk));
+    s.on('close', () => {
+      if (--open === 0) fs.closeSync(fd);
+    });
+  }
+  if (open === 0) fs.closeSync(fd);
+}
+
 function bail(message) {
   console.error(`not ok - setup: ${message}`);
   process.exit(1);
@@ -135,7 +167,7 @@ function uniqueName(prefix) {
 }
 
 function randomKey() {
-  return crypto.randomBytes(32).toString('base64');
+  return registerSecret(crypto.randomBytes(32).toString('base64'));
 }
 
 // Cuts `total` random bytes into messages of random sizes in [minSize, maxSize] (the last may be shorter).
@@ -198,7 +230,7 @@ async function sendAll(socket, messages) {
 class Relay {
   constructor(t, opts = {}) {
     this.t = t;
-    this.key = opts.key || randomKey();
+    this.key = registerSecret(opts.key || randomKey());
     this.keyName = KEY_NAME;
     this.stderr = '';
     this.stdoutLines = [];
@@ -218,6 +250,7 @@ class Relay {
   async start() {
     const started = Date.now();
     this.proc = spawn(process.env.HCRELAY_BIN, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    keepLogs(this.proc, 'hcrelay');
     const listening = deferred();
     let partial = '';
     this.proc.stdout.setEncoding('utf8');
@@ -261,7 +294,7 @@ class Relay {
 
   // A SAS token made by the SDK's own createRelayToken, for http://127.0.0.1/<name> by default.
   token(name, { key = this.key, keyName = this.keyName, seconds, host = '127.0.0.1' } = {}) {
-    return HycoWS.createRelayToken(`http://${host}/${name}`, keyName, key, seconds);
+    return registerSecret(HycoWS.createRelayToken(`http://${host}/${name}`, keyName, key, seconds));
   }
 
   async stop() {
@@ -363,6 +396,7 @@ class Daemon {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: this.env || process.env,
     });
+    keepLogs(this.proc, this.name.replace(/[^A-Za-z0-9_-]/g, '_'));
     let partial = '';
     this.proc.stderr.setEncoding('utf8');
     this.proc.stderr.on('data', (s) => {
@@ -882,6 +916,8 @@ function run(title, main, { timeoutMs = 55000 } = {}) {
 }
 
 module.exports = {
+  registerSecret,
+  keepLogs,
   HycoWS,
   Daemon,
   procStats,

@@ -357,3 +357,16 @@ TEST_CASE("render_config masks secrets wherever they hide", "[cli]") {
   for (const auto& s : kSecrets) CHECK_FALSE(contains(text, s));
   CHECK(contains(text, "\"sas\": \"***\""));
 }
+
+TEST_CASE("cli: a key file readable by anyone but its owner draws a warning, never an error", "[cli]") {
+  // Group-readable counts: a group is other users. The warning names the file, never the key.
+  for (const mode_t mode : {mode_t{0600}, mode_t{0400}, mode_t{0640}, mode_t{0604}, mode_t{0644}, mode_t{0660}}) {
+    TempFile key_file(kFlagKey + "\n", mode);
+    CliOutcome o = run({"check-config", "-K", "r", "--key-file", key_file.path, "-L", "1:a"});
+    CAPTURE(mode);
+    REQUIRE(o.exit_code == 0);
+    bool warned = false;
+    for (const auto& w : o.warnings) warned = warned || contains(w, "key file " + key_file.path + " is readable by other users");
+    CHECK(warned == ((mode & 077) != 0));
+  }
+}

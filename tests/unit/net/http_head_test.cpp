@@ -240,9 +240,29 @@ TEST_CASE("http: response parser", "[http]") {
     CHECK(response_error("HTTP/1.1 abc OK\r\n\r\n") == "malformed status line");
     CHECK(response_error("HTTP/1.1 099 OK\r\n\r\n") == "malformed status line");
     CHECK(response_error("HTTP/1.1\r\n\r\n") == "malformed status line");
-    CHECK(response_error("HTTP/2 200 OK\r\n\r\n") == "malformed HTTP version");
-    CHECK(response_error("HTTP/3.0 200 OK\r\n\r\n") == "not HTTP/1.x");
+    CHECK(response_error("HTTP/2 200 OK\r\n\r\n") == "not an HTTP/1.x response");
+    CHECK(response_error("HTTP/3.0 200 OK\r\n\r\n") == "not an HTTP/1.x response");
+    CHECK(response_error("HTTP/1.x 200 OK\r\n\r\n") == "malformed HTTP version");
     CHECK(response_error("HTTP/1.1 101 OK\r\nUpgrade\r\n\r\n") == "header line without ':'");
+    // Fed as it arrives, an answer that is not HTTP/1.x is refused at its first wrong byte, not at a blank line a
+    // non-HTTP peer may never send.
+    for (const std::string& junk : std::vector<std::string>{"SSH-2.0-OpenSSH_9.2\r\n", std::string("\x16\x03\x01", 3), "http/1.1 101", "HTTP/2 101"}) {
+      ResponseParser p;
+      std::size_t used = 0;
+      ParseStatus st = ParseStatus::need_more;
+      std::size_t fed = 0;
+      for (; fed < junk.size() && st == ParseStatus::need_more; ++fed) st = p.feed(&junk[fed], 1, used);
+      INFO(junk);
+      CHECK(st == ParseStatus::bad);
+      CHECK(fed == junk.find_first_not_of("HTTP/1.") + 1);
+      CHECK(p.error() == "not an HTTP/1.x response");
+    }
+    {
+      ResponseParser p;
+      std::size_t used = 0;
+      CHECK(p.feed("HTTP/1", 6, used) == ParseStatus::need_more);
+      CHECK(p.feed(".1 101 Switching", 16, used) == ParseStatus::need_more);
+    }
     ResponseParser small(16);
     std::size_t consumed = 0;
     const std::string head = good_response("k");

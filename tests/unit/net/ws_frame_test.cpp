@@ -209,6 +209,12 @@ TEST_CASE("ws: bad frame headers", "[ws]") {
     Bytes b = encode(true, Opcode::binary, 1 << 20, mask);
     b.resize(b.size() - 4);
     expect_bad(b, Role::server, "frame payload too large", 1000);
+    // The caller learns what was announced, to answer 1009 (WebSocket::read_step relies on it).
+    FrameHeader h;
+    const Bytes huge = encode(true, Opcode::text, uint64_t{1} << 40, nullptr);
+    CHECK(parse(huge, Role::client, h, 64u << 20).status == ParseStatus::bad);
+    CHECK(h.payload_size == uint64_t{1} << 40);
+    CHECK(h.opcode == Opcode::text);
   }
 }
 

@@ -1,0 +1,804 @@
+// A malicious or broken relay, played by FakeRelay (fake_relay.hpp), against the real daemon in-process: the
+// listener side (control channel, rendezvous dial, tunnels) and the sender side (relay connect, tunnels). Every case
+// checks that the damage stays bounded in time (and in memory where a naive implementation would buffer), that only
+// the affected connection dies, and that the daemon still works afterwards: the control channel reconnects and a
+// normal tunnel crosses the same fake relay.
+#include "fake_relay.hpp"
+
+#include "support/test_cert.hpp"
+
+#include <cstdio>
+
+using testing::FakeRelay;
+using testing::resident_bytes;
+using testing::run_until;
+using testing::server_frame;
+using Op = net::ws::Opcode;
+using namespace std::chrono_literals;
+
+namespace {
+
+#ifdef HCB_SANITIZED_BUILD
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+// What the daemon may grow by while a hostile peer pushes tens of MiB at it. Resident memory is only meaningful
+// without sanitizers (ASan keeps freed memory in quarantine).
+constexpr std::size_t kRssSlack = 16u << 20;
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+// Measured times go to stdout (ctest keeps them in LastTest.log) for the record; the bounds are asserted separately.
+void note(const std::string& what, double ms) { std::printf("hostile-timing: %s: %.0f ms\n", what.c_str(), ms); }
+
+// Counts the bytes a target receives and throws them away (a sink whose own memory stays flat).
+class SinkTarget {
+ public:
+  explicit SinkTarget(asio::io_context& io) : acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}) { accept(); }
+  ~SinkTarget() {
+    *alive_ = false;
+    std::error_code ignored;
+    acceptor_.close(ignored);
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  uint64_t bytes = 0;
+  bool eof = false;
+
+ private:
+  struct Conn {
+    explicit Conn(asio::ip::tcp::socket s) : sock(std::move(s)) {}
+    asio::ip::tcp::socket sock;
+    std::array<char, 65536> buf{};
+  };
+  void accept() {
+    acceptor_.async_accept([this, alive = alive_](std::error_code ec, asio::ip::tcp::socket s) {
+      if (ec || !*alive) return;
+      read(std::make_shared<Conn>(std::move(s)));
+      accept();
+    });
+  }
+  void read(std::shared_ptr<Conn> c) {
+    c->sock.async_read_some(asio::buffer(c->buf), [this, c, alive = alive_](std::error_code ec, std::size_t n) {
+      if (!*alive) return;
+      bytes += n;
+      if (ec) {
+        eof = true;
+        return;
+      }
+      read(c);
+    });
+  }
+  asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// Counts connections to an address nobody should dial.
+class Decoy {
+ public:
+  Decoy(asio::io_context& io, const std::string& address, uint16_t port)
+      : acceptor_(io, {asio::ip::make_address(address), port}) {
+    accept();
+  }
+  ~Decoy() {
+    *alive_ = false;
+    std::error_code ignored;
+    acceptor_.close(ignored);
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::size_t accepted = 0;
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this, alive = alive_](std::error_code ec, asio::ip::tcp::socket) {
+      if (ec || !*alive) return;
+      ++accepted;
+      accept();
+    });
+  }
+  asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+// The daemon under test with a remote forward (T:tun, targets "web" -> echo and "sink" -> sink) and a local forward
+// (L:tun, port name "web"), both pointed at the fake relay.
+struct Hostile {
+  explicit Hostile(const std::function<void(bridge::Config&)>& tweak = {}) {
+    config.relay.endpoint = fake.endpoint();
+    config.relay.key_name = "root";
+    config.relay.key = testing::kTestRelayKey;
+    config.backoff_initial = bridge::Seconds(0.05);
+    config.backoff_max = bridge::Seconds(0.2);
+    config.connect_timeout = bridge::Seconds(5);
+    config.preamble_timeout = bridge::Seconds(5);
+    bridge::LocalForward l;
+    l.hc = "tun";
+    l.bindings.push_back(bridge::LocalBinding{"127.0.0.1", 0, "web"});
+    config.local_forwards.push_back(l);
+    bridge::RemoteForward r;
+    r.hc = "tun";
+    r.targets.push_back(bridge::RemoteTarget{"web", "127.0.0.1", echo.port()});
+    r.targets.push_back(bridge::RemoteTarget{"sink", "127.0.0.1", sink.port()});
+    config.remote_forwards.push_back(r);
+    if (tweak) tweak(config);
+  }
+  ~Hostile() {
+    if (daemon) {
+      bool stopped = false;
+      daemon->shutdown([&] { stopped = true; });
+      run_until(io, [&] { return stopped; }, 5s);
+    }
+    // A hostile relay leaves connections half-way (a handshake never answered, a close never returned): drop them and
+    // let the daemon's side see it, so nothing is left holding itself when the io_context goes (LeakSanitizer).
+    for (auto& c : fake.conns) c->drop();
+    for (int i = 0; i < 100; ++i) {
+      io.restart();
+      if (io.poll() == 0) break;
+    }
+  }
+  // Starts the daemon; with `wait_control`, until the control channel is up on the fake.
+  void start(bool wait_control = true) {
+    daemon = std::make_unique<bridge::Daemon>(io, config);
+    REQUIRE_FALSE(daemon->start().has_value());
+    if (wait_control) REQUIRE(run_until(io, [this] { return control_up(); }));
+  }
+  bool control_up() const { return fake.live_control() != nullptr && daemon->remote_forwarders().at(0)->connected(); }
+  uint16_t local_port() const { return daemon->local_forwarders().at(0)->local_endpoints().at(0).port(); }
+  double failed(const std::string& forward, const std::string& reason) {
+    return daemon->metrics().value("hcbridge_tunnels_failed_total", {{"forward", forward}, {"reason", reason}});
+  }
+  double reconnects(const std::string& reason) {
+    return daemon->metrics().value("hcbridge_control_channel_reconnects_total", {{"forward", "T:tun"}, {"reason", reason}});
+  }
+
+  asio::io_context io;
+  FakeRelay fake{io};
+  testing::TargetServer echo{io, testing::TargetServer::Mode::echo};
+  SinkTarget sink{io};
+  bridge::Config config;
+  std::unique_ptr<bridge::Daemon> daemon;
+};
+
+std::string accept_json(const std::string& address, const std::string& id) {
+  hc::AcceptMessage a;
+  a.address = address;
+  a.id = id;
+  a.remote_address = "127.0.0.1";
+  a.remote_port = 40000;
+  return hc::build_accept_message(a);
+}
+
+// Sends a valid accept on the live control channel and waits for the daemon to dial it; returns the rendezvous.
+FakeRelay::ConnPtr offer(Hostile& h, const std::string& id, std::chrono::milliseconds timeout = 10s) {
+  FakeRelay::ConnPtr control;
+  REQUIRE(run_until(h.io, [&] { return (control = h.fake.live_control()) != nullptr && h.control_up(); }, timeout));
+  control->send_text(accept_json(h.fake.accept_address(id), id));
+  FakeRelay::ConnPtr rv;
+  REQUIRE(run_until(h.io, [&] {
+    for (const auto& c : h.fake.with_action("accept"))
+      if (c->id == id) rv = c;
+    return rv != nullptr;
+  }, timeout));
+  return rv;
+}
+
+// A tunnel from the fake (as the sender) to the echo target: preamble, payload, and back comes reply + payload.
+FakeRelay::ConnPtr open_tunnel(Hostile& h, const std::string& id, const std::string& payload) {
+  auto rv = offer(h, id);
+  FakeRelay::play_sender(rv, "web", payload);
+  const std::string want = hc::preamble_reply_accepted(hc::PreambleMode::stream) + payload;
+  REQUIRE(run_until(h.io, [&] {
+    rv->parse();
+    return rv->data() == want;
+  }));
+  return rv;
+}
+
+// The listener side still works: the control channel is (back) up and a tunnel crosses it.
+void prove_listener_alive(Hostile& h, const std::string& tag) {
+  const auto t0 = Clock::now();
+  std::string id = "alive-" + tag;
+  for (char& ch : id)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '-';
+  auto rv = open_tunnel(h, id, "alive:" + tag);
+  rv->send_close(1000);
+  note(tag + ": listener recovered (reconnect + new tunnel)", ms_since(t0));
+}
+
+// The sender side still works: a local client's bytes cross the fake relay (playing an echoing listener) and back.
+void prove_sender_alive(Hostile& h, const std::string& tag) {
+  h.fake.scripts["connect"] = [](const FakeRelay::ConnPtr& c) {
+    c->upgrade();
+    FakeRelay::play_echo_listener(c);
+  };
+  auto client = std::make_shared<testing::Client>(h.io, h.local_port(), "alive:" + tag);
+  client->start();
+  REQUIRE(run_until(h.io, [&] { return client->done; }));
+  CHECK(client->error == asio::error::eof);
+  CHECK(client->received == client->payload);
+}
+
+// A raw local client that keeps its socket and records when the daemon ends it. Always held by shared_ptr (its
+// pending read keeps it alive past the test's scope).
+struct RawClient : std::enable_shared_from_this<RawClient> {
+  static std::shared_ptr<RawClient> connect(asio::io_context& io, uint16_t port) {
+    auto c = std::make_shared<RawClient>(io);
+    c->sock.connect({asio::ip::make_address("127.0.0.1"), port});
+    c->read();
+    return c;
+  }
+  explicit RawClient(asio::io_context& io) : sock(io) {}
+  void read() {
+    sock.async_read_some(asio::buffer(buf), [self = shared_from_this()](std::error_code ec, std::size_t n) {
+      self->received.append(self->buf.data(), n);
+      if (ec) {
+        self->ended = true;
+        self->ended_at = Clock::now();
+        self->error = ec;
+        return;
+      }
+      self->read();
+    });
+  }
+  asio::ip::tcp::socket sock;
+  std::array<char, 4096> buf{};
+  std::string received;
+  bool ended = false;
+  std::error_code error;
+  Clock::time_point ended_at;
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------ rendezvous (SSRF)
+
+TEST_CASE("hostile relay: accepts pointing at another host, port or scheme are refused and never dialled") {
+  Hostile h;
+  h.start();
+  const std::string port = std::to_string(h.fake.port());
+  Decoy other_port(h.io, "127.0.0.1", 0);
+  Decoy other_host(h.io, "127.0.0.2", h.fake.port());  // same port, another loopback address
+  const std::string q = "/$hc/tun?sb-hc-action=accept&sb-hc-id=evil";
+  const std::vector<std::string> forged = {
+      "ws://127.0.0.2:" + port + q,                                // another host
+      "ws://127.0.0.1:" + std::to_string(other_port.port()) + q,   // another port
+      "ws://localhost:" + port + q,                                // another name for the same host: still not the relay's host
+      "ws://127.0.0.1:" + port + "@127.0.0.2:" + port + q,         // userinfo trick
+      "ws://2130706434:" + port + q,                               // 127.0.0.2 as one decimal number
+      "ws://[::ffff:127.0.0.2]:" + port + q,                       // IPv4-mapped IPv6
+      "ws://127.0.0.1.nip.io:" + port + q,                         // a name that merely starts like the relay
+      "ws://127.0.0.1" + q,                                        // default port 80
+      "http://127.0.0.1:" + port + q,                              // other schemes
+      "sb://127.0.0.1:" + port + q,
+      "file:///etc/passwd",
+      "//127.0.0.2:" + port + q,
+      "",
+      "not a url at all",
+  };
+  auto control = h.fake.live_control();
+  REQUIRE(control);
+  const auto t0 = Clock::now();
+  for (std::size_t i = 0; i < forged.size(); ++i) control->send_text(accept_json(forged[i], "evil-" + std::to_string(i)));
+  // Messages are handled in order: once the valid accept that follows is dialled, every forged one was handled.
+  prove_listener_alive(h, "ssrf");
+  note("ssrf: " + std::to_string(forged.size()) + " forged accepts refused", ms_since(t0));
+  CHECK(h.failed("T:tun", "bad_rendezvous_address") == static_cast<double>(forged.size()));
+  CHECK(h.fake.with_action("accept").size() == 1);  // only the valid one
+  CHECK(other_port.accepted == 0);
+  CHECK(other_host.accepted == 0);
+  CHECK(h.fake.with_action("listen").size() == 1);  // the control channel itself was never dropped
+  CHECK(h.daemon->remote_forwarders()[0]->reconnects() == 0);
+}
+
+// ------------------------------------------------------------------------------------------------ control channel
+
+TEST_CASE("hostile relay: oversized frames and messages on the control channel drop it with bounded memory") {
+  constexpr uint64_t kTotal = 48ull << 20;  // what the fake tries to push; far more than the socket buffers hold
+  const std::string kb(1024, 'a');
+  struct Variant {
+    const char* name;
+    std::string first;
+    std::string chunk;
+    uint64_t total;  // bytes of `chunk`s streamed after `first`
+  };
+  std::string fragments;
+  for (int i = 0; i < 60; ++i) fragments += server_frame(Op::continuation, kb, false);
+  const std::vector<Variant> variants = {
+      {"header announcing 2^40 bytes, then 48 MiB", server_frame(Op::text, "", true, 1ull << 40), std::string(65536, 'a'), kTotal},
+      {"one 32 MiB text frame (under the frame limit)", server_frame(Op::text, "", true, 32ull << 20), std::string(65536, 'a'), kTotal},
+      {"a text message in 1 KiB fragments, never ending", server_frame(Op::text, kb, false), fragments, kTotal},
+      {"a binary message in 1 KiB fragments", server_frame(Op::binary, kb, false), fragments, kTotal},
+      {"header announcing 2^40 bytes alone", server_frame(Op::binary, "", true, 1ull << 40), "", 0},
+  };
+  const auto v = GENERATE(0, 1, 2, 3, 4);
+  const Variant& variant = variants.at(static_cast<std::size_t>(v));
+  INFO(variant.name);
+  Hostile h;
+  h.start();
+  auto control = h.fake.live_control();
+  const auto rss0 = resident_bytes();
+  const auto t0 = Clock::now();
+  auto st = FakeRelay::stream(control, variant.first, std::make_shared<const std::string>(variant.chunk), variant.total);
+  REQUIRE(run_until(h.io, [&] { return control->ended && st->finished; }, 10s));
+  const auto rss1 = resident_bytes();
+  note(std::string("control channel, ") + variant.name + ": dropped", ms_between(t0, control->ended_at));
+  CHECK(ms_between(t0, control->ended_at) < 2000);
+  if (variant.total > 0) {
+    CHECK(st->failed);  // the daemon closed its socket before we got everything out
+    CHECK(control->written < variant.total);
+  }
+  if (!kSanitized) CHECK(rss1 < rss0 + kRssSlack);
+  control->parse();
+  // The daemon says 1009. That close frame is best effort when the daemon drops a connection with input still unread
+  // (variant 0): its kernel answers with a reset, and ours may discard the close frame already on its way.
+  const auto code = control->close_code();
+  CHECK((!code || *code == 1009));
+  if (v != 0) CHECK(code == uint16_t{1009});
+  CHECK(h.reconnects("bad_message") + h.reconnects("connection_lost") == 1);
+  prove_listener_alive(h, std::string("oversized control ") + std::to_string(v));
+}
+
+TEST_CASE("hostile relay: invalid UTF-8 in a control-channel text message fails the channel with 1007") {
+  const auto v = GENERATE(0, 1);
+  Hostile h;
+  h.start();
+  auto control = h.fake.live_control();
+  // A valid accept whose id carries a broken sequence: it must not be acted on.
+  std::string json = accept_json(h.fake.accept_address("bad-utf8"), "bad-utf8");
+  json.replace(json.find("bad-utf8\""), 8, "bad\xC3\x28utf");
+  const auto t0 = Clock::now();
+  if (v == 0) {
+    control->send_text(json);
+  } else {
+    // The broken sequence split across two fragments: \xE2\x82 | \x28.
+    control->send(server_frame(Op::text, "{\"accept\":{\"id\":\"\xE2\x82", false));
+    control->send(server_frame(Op::continuation, "\x28\"}}", true));
+  }
+  REQUIRE(run_until(h.io, [&] { return control->ended; }, 5s));
+  note("control channel, invalid UTF-8 " + std::string(v ? "(split)" : "(one frame)") + ": dropped", ms_between(t0, control->ended_at));
+  control->parse();
+  CHECK(control->close_code() == 1007);
+  CHECK(h.reconnects("bad_message") == 1);
+  prove_listener_alive(h, "utf8");
+  CHECK(h.fake.with_action("accept").size() == 1);  // only prove_listener_alive's
+}
+
+TEST_CASE("hostile relay: bad close frames on the control channel fail it with 1002, and it reconnects") {
+  struct Variant {
+    const char* name;
+    std::string payload;
+  };
+  const std::vector<Variant> variants = {
+      {"code 999", testing::close_payload(999)},   {"code 1004", testing::close_payload(1004)},
+      {"code 1005 on the wire", testing::close_payload(1005)},
+      {"code 1006 on the wire", testing::close_payload(1006)},
+      {"code 1015 on the wire", testing::close_payload(1015)},
+      {"code 5000", testing::close_payload(5000)}, {"1-byte payload", std::string(1, '\x03')},
+      {"reason not UTF-8", testing::close_payload(1000, "\xFF\xFE")},
+      {"126-byte payload", testing::close_payload(1000, std::string(124, 'r'))},
+  };
+  const auto v = GENERATE(range(0, 9));
+  const Variant& variant = variants.at(static_cast<std::size_t>(v));
+  INFO(variant.name);
+  Hostile h;
+  h.start();
+  auto control = h.fake.live_control();
+  const auto t0 = Clock::now();
+  control->send(server_frame(Op::close, variant.payload));  // over 125 bytes: a control frame with a 16-bit length
+  REQUIRE(run_until(h.io, [&] { return control->ended; }, 5s));
+  note(std::string("control channel, bad close (") + variant.name + "): dropped", ms_between(t0, control->ended_at));
+  CHECK(ms_between(t0, control->ended_at) < 1000);
+  control->parse();
+  CHECK(control->close_code() == 1002);
+  CHECK(h.reconnects("connection_lost") == 1);
+  prove_listener_alive(h, std::string("bad close ") + variant.name);
+}
+
+TEST_CASE("hostile relay: frames after a close on the control channel are never acted on") {
+  Hostile h;
+  h.start();
+  auto control = h.fake.live_control();
+  // One write: close, then an accept (valid address), a ping and a binary frame.
+  control->send(server_frame(Op::close, testing::close_payload(1000, "bye")) +
+                server_frame(Op::text, accept_json(h.fake.accept_address("after-close"), "after-close")) +
+                server_frame(Op::ping, "p") + server_frame(Op::binary, "junk"));
+  const auto t0 = Clock::now();
+  REQUIRE(run_until(h.io, [&] { return control->ended; }, 5s));
+  note("control channel, frames after close: dropped", ms_between(t0, control->ended_at));
+  control->parse();
+  CHECK(control->close_code() == 1000);
+  CHECK(control->count(Op::pong) == 0);  // the ping after the close was not answered either
+  CHECK(h.reconnects("closed_by_relay") == 1);
+  prove_listener_alive(h, "after close");
+  for (const auto& c : h.fake.with_action("accept")) CHECK(c->id != "after-close");
+}
+
+TEST_CASE("hostile relay: a ping flood on the control channel leaves the daemon responsive with flat memory") {
+  Hostile h;
+  h.start();
+  auto control = h.fake.live_control();
+  control->keep_frames = false;
+  control->on_data = [](FakeRelay::Conn& c) { c.parse(); };  // count the pongs, keep nothing
+  std::string pings;
+  for (int i = 0; i < 500; ++i) pings += server_frame(Op::ping, std::string(125, 'p'));
+  const uint64_t total = kSanitized ? (4ull << 20) : (16ull << 20);  // ~33000 / ~130000 pings
+  const uint64_t count = (total + pings.size() - 1) / pings.size() * 500;
+  const auto rss0 = resident_bytes();
+  const auto t0 = Clock::now();
+  auto st = FakeRelay::stream(control, "", std::make_shared<const std::string>(pings), total);
+  // An accept right behind the flood is still handled.
+  REQUIRE(run_until(h.io, [&] { return st->finished; }, 60s));
+  REQUIRE_FALSE(st->failed);
+  auto rv = offer(h, "after-flood");
+  note("control channel, " + std::to_string(count) + " pings then an accept: accept dialled", ms_since(t0));
+  const auto rss1 = resident_bytes();
+  CHECK(control->count(Op::pong) <= count);
+  CHECK(control->count(Op::pong) > 0);
+  if (!kSanitized) CHECK(rss1 < rss0 + kRssSlack);
+  CHECK_FALSE(control->ended);
+  CHECK(h.daemon->remote_forwarders()[0]->reconnects() == 0);
+}
+
+// ------------------------------------------------------------------------------------------------ handshakes
+
+namespace {
+enum class Stall { silent, trickle };
+// What a relay that never finishes a handshake does with a connection.
+FakeRelay::Script stall_script(Stall how) {
+  return [how](const FakeRelay::ConnPtr& c) {
+    if (how == Stall::trickle) FakeRelay::trickle(c, "HTTP/1.1 101 Switching Protocols\r\nX-Slow: ", 50ms);
+  };
+}
+constexpr double kShortTimeout = 0.5;  // connect_timeout in the handshake tests (default 20 s)
+}  // namespace
+
+TEST_CASE("hostile relay: a control-channel handshake that never finishes times out, and the daemon retries") {
+  const auto how = GENERATE(Stall::silent, Stall::trickle);
+  const char* what = how == Stall::silent ? "never answers" : "answers one byte per 50 ms";
+  INFO(what);
+  Hostile h([](bridge::Config& c) { c.connect_timeout = bridge::Seconds(kShortTimeout); });
+  h.fake.scripts["listen"] = stall_script(how);
+  h.start(false);
+  REQUIRE(run_until(h.io, [&] { return !h.fake.with_action("listen").empty() && h.fake.with_action("listen")[0]->ended; }, 5s));
+  const auto first = h.fake.with_action("listen")[0];
+  const double took = ms_between(first->opened, first->ended_at);
+  note(std::string("control channel handshake that ") + what + ": given up", took);
+  CHECK(took >= kShortTimeout * 1000 / 2);
+  CHECK(took < kShortTimeout * 1000 + 1000);
+  CHECK_FALSE(h.daemon->remote_forwarders()[0]->connected());
+  h.fake.scripts.erase("listen");
+  prove_listener_alive(h, std::string("control handshake ") + what);
+  CHECK(h.reconnects("connect_failed") >= 1);
+}
+
+TEST_CASE("hostile relay: a rendezvous handshake that never finishes times out and frees its slot") {
+  const auto how = GENERATE(Stall::silent, Stall::trickle);
+  const char* what = how == Stall::silent ? "never answers" : "answers one byte per 50 ms";
+  INFO(what);
+  Hostile h([](bridge::Config& c) {
+    c.connect_timeout = bridge::Seconds(kShortTimeout);
+    c.remote_forwards[0].max_connections = 1;  // a leaked handshake would block the next accept
+  });
+  h.start();
+  h.fake.scripts["accept"] = stall_script(how);
+  auto rv = offer(h, "stalled");
+  REQUIRE(run_until(h.io, [&] { return rv->ended; }, 5s));
+  const double took = ms_between(rv->opened, rv->ended_at);
+  note(std::string("rendezvous handshake that ") + what + ": given up", took);
+  CHECK(took < kShortTimeout * 1000 + 1000);
+  CHECK(h.failed("T:tun", "rendezvous_failed") == 1);
+  h.fake.scripts.erase("accept");
+  prove_listener_alive(h, std::string("rendezvous handshake ") + what);
+  CHECK(h.failed("T:tun", "limit") == 0);
+  CHECK(h.daemon->remote_forwarders()[0]->reconnects() == 0);  // the control channel was not affected
+}
+
+TEST_CASE("hostile relay: a sender connect that never finishes times out, and -L caps pending handshakes") {
+  const auto how = GENERATE(Stall::silent, Stall::trickle);
+  const char* what = how == Stall::silent ? "never answers" : "answers one byte per 50 ms";
+  INFO(what);
+  Hostile h([](bridge::Config& c) {
+    c.connect_timeout = bridge::Seconds(kShortTimeout);
+    c.local_forwards[0].max_connections = 3;
+  });
+  h.fake.scripts["connect"] = stall_script(how);
+  h.start();
+  // Ten local clients that connect and send nothing: three are being set up, seven are refused at once.
+  const auto t0 = Clock::now();
+  std::vector<std::shared_ptr<RawClient>> clients;
+  for (int i = 0; i < 10; ++i) clients.push_back(RawClient::connect(h.io, h.local_port()));
+  const auto ended = [&] {
+    return static_cast<std::size_t>(std::count_if(clients.begin(), clients.end(), [](const auto& c) { return c->ended; }));
+  };
+  REQUIRE(run_until(h.io, [&] { return ended() >= 7; }, 5s));
+  const auto refused_at = Clock::now();
+  CHECK(h.failed("L:tun", "limit") == 7);
+  REQUIRE(run_until(h.io, [&] { return ended() == 10; }, 5s));
+  note(std::string("10 silent clients, relay connect that ") + what + ": 7 refused", ms_between(t0, refused_at));
+  note(std::string("10 silent clients, relay connect that ") + what + ": all closed", ms_since(t0));
+  CHECK(ms_since(t0) < kShortTimeout * 1000 + 1500);
+  CHECK(h.fake.with_action("connect").size() == 3);
+  CHECK(h.failed("L:tun", "relay_unreachable") == 3);
+  for (const auto& c : h.fake.with_action("connect")) CHECK(c->ended);
+  for (const auto& c : clients) CHECK(c->received.empty());
+  prove_sender_alive(h, std::string("sender handshake ") + what);
+}
+
+// ------------------------------------------------------------------------------------------------ bad HTTP answers
+
+namespace {
+struct BadAnswer {
+  const char* name;
+  std::function<void(const FakeRelay::ConnPtr&)> act;
+};
+std::vector<BadAnswer> bad_answers() {
+  const auto upgrade_with = [](std::string accept_key) {
+    return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+           accept_key + "\r\n\r\n";
+  };
+  return {
+      {"not HTTP", [](const FakeRelay::ConnPtr& c) { c->send("SSH-2.0-OpenSSH_9.2\r\n"); }},
+      {"binary junk", [](const FakeRelay::ConnPtr& c) { c->send(std::string("\x16\x03\x01\x00\xff\x00\x00\r\n\r\n", 11)); }},
+      {"200 instead of 101", [](const FakeRelay::ConnPtr& c) { c->send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"); }},
+      {"101 with a wrong Sec-WebSocket-Accept",
+       [upgrade_with](const FakeRelay::ConnPtr& c) { c->send(upgrade_with("dGhlIHNhbXBsZSBub25jZQ==")); }},
+      {"101 without Sec-WebSocket-Accept",
+       [](const FakeRelay::ConnPtr& c) { c->send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"); }},
+      {"101 without Upgrade",
+       [](const FakeRelay::ConnPtr& c) {
+         c->send("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+                 net::http::websocket_accept_key(c->key) + "\r\n\r\n");
+       }},
+      {"a head larger than 16 KiB",
+       [](const FakeRelay::ConnPtr& c) {
+         std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
+         for (int i = 0; i < 400; ++i) head += "X-Filler-" + std::to_string(i) + ": " + std::string(60, 'f') + "\r\n";
+         c->send(head);  // no blank line: only the size limit can end it before the timeout
+       }},
+      {"header injection in the status line", [](const FakeRelay::ConnPtr& c) { c->send("HTTP/1.1 101 OK\rSet: x\r\n\r\n"); }},
+      {"a masked frame right after the 101",
+       [](const FakeRelay::ConnPtr& c) {
+         uint8_t h[net::ws::kMaxFrameHeaderSize];
+         const uint8_t mask[4] = {1, 2, 3, 4};
+         const std::size_t n = net::ws::encode_frame_header(h, true, Op::text, 2, mask);
+         c->upgrade();
+         c->send(std::string(reinterpret_cast<char*>(h), n) + "hi");
+       }},
+  };
+}
+}  // namespace
+
+TEST_CASE("hostile relay: garbage answers to the control-channel upgrade are refused at once") {
+  const auto v = GENERATE(range(0, 9));
+  const auto answers = bad_answers();
+  const auto& bad = answers.at(static_cast<std::size_t>(v));
+  INFO(bad.name);
+  Hostile h;  // connect_timeout 5 s: "at once" must not be the timeout
+  auto first = std::make_shared<bool>(true);
+  h.fake.scripts["listen"] = [first, act = bad.act](const FakeRelay::ConnPtr& c) {
+    if (*first) {
+      *first = false;
+      act(c);
+    } else {
+      c->upgrade();
+    }
+  };
+  h.start(false);
+  REQUIRE(run_until(h.io, [&] { return !h.fake.with_action("listen").empty() && h.fake.with_action("listen")[0]->ended; }, 5s));
+  const auto c = h.fake.with_action("listen")[0];
+  note(std::string("control channel upgrade answered with ") + bad.name + ": dropped", ms_between(c->opened, c->ended_at));
+  CHECK(ms_between(c->opened, c->ended_at) < 1000);
+  prove_listener_alive(h, std::string("bad answer ") + bad.name);
+  CHECK(h.daemon->remote_forwarders()[0]->reconnects() >= 1);
+}
+
+TEST_CASE("hostile relay: garbage answers to a rendezvous dial or a sender connect fail only that connection") {
+  const auto v = GENERATE(range(0, 9));
+  const auto answers = bad_answers();
+  const auto& bad = answers.at(static_cast<std::size_t>(v));
+  INFO(bad.name);
+  Hostile h;
+  h.start();
+  // Rendezvous.
+  h.fake.scripts["accept"] = bad.act;
+  auto rv = offer(h, "garbage");
+  REQUIRE(run_until(h.io, [&] { return rv->ended; }, 5s));
+  note(std::string("rendezvous answered with ") + bad.name + ": dropped", ms_between(rv->opened, rv->ended_at));
+  CHECK(ms_between(rv->opened, rv->ended_at) < 1000);
+  h.fake.scripts.erase("accept");
+  prove_listener_alive(h, std::string("rendezvous bad answer ") + bad.name);
+  CHECK(h.daemon->remote_forwarders()[0]->reconnects() == 0);
+  // Sender connect.
+  h.fake.scripts["connect"] = bad.act;
+  auto client = RawClient::connect(h.io, h.local_port());
+  const auto t0 = Clock::now();
+  REQUIRE(run_until(h.io, [&] { return client->ended; }, 5s));
+  note(std::string("sender connect answered with ") + bad.name + ": client closed", ms_between(t0, client->ended_at));
+  CHECK(ms_between(t0, client->ended_at) < 1000);
+  CHECK(client->received.empty());
+  prove_sender_alive(h, std::string("sender bad answer ") + bad.name);
+}
+
+// ------------------------------------------------------------------------------------------------ data path
+
+TEST_CASE("hostile relay: an oversized frame on a tunnel kills that tunnel only (listener and sender side)") {
+  Hostile h;
+  h.start();
+  const auto junk = std::make_shared<const std::string>(65536, 'j');
+  SECTION("listener side") {
+    auto rv = open_tunnel(h, "big", "hello");
+    REQUIRE(h.daemon->tunnels().count("T:tun") == 1);
+    const auto t0 = Clock::now();
+    auto st = FakeRelay::stream(rv, server_frame(Op::binary, "", true, 1ull << 40), junk, 32ull << 20);
+    REQUIRE(run_until(h.io, [&] { return rv->ended && st->finished && h.daemon->tunnels().count("T:tun") == 0; }, 10s));
+    note("tunnel (listener side), frame header announcing 2^40 bytes: tunnel closed", ms_between(t0, rv->ended_at));
+    rv->parse();
+    const auto code = rv->close_code();  // best effort, as on the control channel
+    CHECK((!code || *code == 1009));
+    CHECK(st->failed);
+    CHECK(h.daemon->metrics().value("hcbridge_tunnels_closed_total", {{"forward", "T:tun"}, {"reason", "relay_error"}}) == 1);
+    prove_listener_alive(h, "oversized tunnel frame");
+  }
+  SECTION("listener side, the header alone: the daemon answers 1009") {
+    auto rv = open_tunnel(h, "big", "hello");
+    rv->send(server_frame(Op::binary, "", true, 1ull << 40));
+    REQUIRE(run_until(h.io, [&] { return rv->ended && h.daemon->tunnels().count("T:tun") == 0; }, 5s));
+    rv->parse();
+    CHECK(rv->close_code() == uint16_t{1009});
+    prove_listener_alive(h, "oversized tunnel frame header");
+  }
+  SECTION("sender side") {
+    h.fake.scripts["connect"] = [](const FakeRelay::ConnPtr& c) {
+      c->upgrade();
+      FakeRelay::play_echo_listener(c);
+    };
+    auto client = RawClient::connect(h.io, h.local_port());
+    asio::write(client->sock, asio::buffer(std::string("hello")));
+    REQUIRE(run_until(h.io, [&] { return client->received == "hello"; }));
+    auto conn = h.fake.latest("connect");
+    conn->on_data = nullptr;
+    const auto t0 = Clock::now();
+    auto st = FakeRelay::stream(conn, server_frame(Op::binary, "", true, 1ull << 40), junk, 32ull << 20);
+    REQUIRE(run_until(h.io, [&] { return client->ended && conn->ended && st->finished; }, 10s));
+    note("tunnel (sender side), frame header announcing 2^40 bytes: client reset", ms_between(t0, client->ended_at));
+    CHECK(client->error != asio::error::eof);  // an abort is a reset, not a clean end
+    CHECK(h.daemon->tunnels().count("L:tun") == 0);
+    prove_sender_alive(h, "oversized tunnel frame");
+  }
+}
+
+TEST_CASE("hostile relay: a huge message in tiny fragments streams through a tunnel with flat memory") {
+  Hostile h;
+  h.start();
+  auto rv = offer(h, "fragments");
+  FakeRelay::play_sender(rv, "sink", "");
+  REQUIRE(run_until(h.io, [&] {
+    rv->parse();
+    return rv->data() == hc::preamble_reply_accepted(hc::PreambleMode::stream);
+  }));
+  const std::string kb(1024, 'f');
+  std::string chunk;
+  for (int i = 0; i < 60; ++i) chunk += server_frame(Op::continuation, kb, false);
+  const uint64_t total = kSanitized ? (8ull << 20) : (64ull << 20);
+  const uint64_t fragments = (total + chunk.size() - 1) / chunk.size() * 60;
+  const auto rss0 = resident_bytes();
+  const auto t0 = Clock::now();
+  auto st = FakeRelay::stream(rv, server_frame(Op::binary, kb, false), std::make_shared<const std::string>(chunk), total);
+  const uint64_t want = 1024 + fragments * 1024;
+  REQUIRE(run_until(h.io, [&] { return st->finished && h.sink.bytes == want; }, 60s));
+  note("tunnel, one message of " + std::to_string(fragments + 1) + " 1 KiB fragments: delivered", ms_since(t0));
+  const auto rss1 = resident_bytes();
+  CHECK_FALSE(st->failed);
+  if (!kSanitized) CHECK(rss1 < rss0 + kRssSlack);
+  // End the message and the direction; the target sees EOF.
+  rv->send(server_frame(Op::continuation, "", true));
+  rv->send_close(1000);
+  REQUIRE(run_until(h.io, [&] { return h.sink.eof; }));
+  CHECK(h.sink.bytes == want);
+}
+
+TEST_CASE("hostile relay: frames after a close on a tunnel never reach the target") {
+  Hostile h;
+  h.start();
+  auto rv = offer(h, "after-close");
+  // Preamble + "before", then close, then "AFTER" and a ping, in one write.
+  rv->send(server_frame(Op::binary, hc::encode_preamble(hc::PreambleMode::stream, "web") + "before") +
+           server_frame(Op::close, testing::close_payload(1000)) + server_frame(Op::binary, "AFTER") +
+           server_frame(Op::ping, "p"));
+  const std::string want = hc::preamble_reply_accepted(hc::PreambleMode::stream) + "before";
+  // The echo target sees "before" then EOF, echoes and half-closes; the tunnel ends cleanly.
+  REQUIRE(run_until(h.io, [&] {
+    rv->parse();
+    return rv->ended && rv->close_code().has_value();
+  }, 5s));
+  CHECK(rv->data() == want);
+  CHECK(rv->count(Op::pong) == 0);
+  CHECK(h.daemon->tunnels().count("T:tun") == 0);
+  CHECK(h.daemon->metrics().value("hcbridge_tunnels_closed_total", {{"forward", "T:tun"}, {"reason", "closed"}}) == 1);
+  prove_listener_alive(h, "tunnel frames after close");
+}
+
+TEST_CASE("hostile relay: a bad close code on a tunnel aborts that tunnel only") {
+  Hostile h;
+  h.start();
+  auto rv = open_tunnel(h, "bad-close", "hello");
+  const auto t0 = Clock::now();
+  rv->send(server_frame(Op::close, testing::close_payload(5000)));
+  REQUIRE(run_until(h.io, [&] { return rv->ended && h.daemon->tunnels().count("T:tun") == 0; }, 5s));
+  note("tunnel, close code 5000: tunnel aborted", ms_between(t0, rv->ended_at));
+  rv->parse();
+  CHECK(rv->close_code() == 1002);
+  CHECK(h.daemon->metrics().value("hcbridge_tunnels_closed_total", {{"forward", "T:tun"}, {"reason", "relay_error"}}) == 1);
+  prove_listener_alive(h, "tunnel bad close");
+}
+
+// ------------------------------------------------------------------------------------------------ TLS
+
+TEST_CASE("hostile relay: TLS with a certificate for another name, or from an untrusted CA, is refused") {
+  const auto cert = testing::make_test_cert();  // for 127.0.0.1, ::1 and localhost
+  const bool wrong_name = GENERATE(true, false);
+  INFO((wrong_name ? "certificate for another name" : "untrusted CA"));
+  testing::RelayFixture relay([&](relay::RelayConfig& c) {
+    c.tls_cert = cert.cert_file;
+    c.tls_key = cert.key_file;
+    if (wrong_name) c.endpoint = asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.2"), 0);
+  });
+  bridge::Config config;
+  config.relay.endpoint = std::string("wss://") + (wrong_name ? "127.0.0.2" : "127.0.0.1") + ":" + std::to_string(relay.port) + "/";
+  config.relay.key_name = "root";
+  config.relay.key = relay.key;
+  if (wrong_name) config.relay.ca_file = cert.cert_file;  // trusted, but not for this address
+  config.backoff_initial = bridge::Seconds(0.05);
+  config.backoff_max = bridge::Seconds(0.2);
+  bridge::RemoteForward r;
+  r.hc = "tun";
+  r.targets.push_back(bridge::RemoteTarget{"web", "127.0.0.1", 1});
+  config.remote_forwards.push_back(r);
+  bridge::Daemon daemon(relay.io, config);
+  REQUIRE_FALSE(daemon.start().has_value());
+  const auto reconnects = [&] {
+    return daemon.metrics().value("hcbridge_control_channel_reconnects_total", {{"forward", "T:tun"}, {"reason", "connect_failed"}});
+  };
+  REQUIRE(run_until(relay.io, [&] { return reconnects() >= 2; }, 5s));
+  CHECK_FALSE(daemon.remote_forwarders()[0]->connected());
+  CHECK(relay.server->listener_count() == 0);
+  bool stopped = false;
+  daemon.shutdown([&] { stopped = true; });
+  REQUIRE(run_until(relay.io, [&] { return stopped; }));
+}
+
+// ------------------------------------------------------------------------------------------------ hcrelay limits
+
+TEST_CASE("hcrelay: connections beyond max_connections are closed at once, and handshake timeouts free their slots") {
+  testing::RelayFixture f([](relay::RelayConfig& c) {
+    c.max_connections = 3;
+    c.handshake_timeout = 300ms;
+  });
+  // Three clients that connect and never send a byte hold the three slots...
+  std::vector<std::shared_ptr<RawClient>> silent;
+  for (int i = 0; i < 3; ++i) silent.push_back(RawClient::connect(f.io, f.port));
+  REQUIRE(run_until(f.io, [&] { return f.server->connection_count() == 3; }));
+  // ...so a fourth is closed at once, without an answer and long before the handshake timeout.
+  const auto t0 = Clock::now();
+  auto extra = RawClient::connect(f.io, f.port);
+  REQUIRE(run_until(f.io, [&] { return extra->ended; }, 2s));
+  note("hcrelay: connection over max_connections closed", ms_between(t0, extra->ended_at));
+  CHECK(ms_between(t0, extra->ended_at) < 200);
+  CHECK(extra->received.empty());
+  CHECK(f.server->refused_connections() == 1);
+  for (const auto& c : silent) CHECK_FALSE(c->ended);
+  // The handshake timeout drops the silent ones and gives their slots back.
+  REQUIRE(run_until(f.io, [&] { return std::all_of(silent.begin(), silent.end(), [](const auto& c) { return c->ended; }); }, 3s));
+  for (const auto& c : silent) {
+    const double held = ms_between(t0, c->ended_at);
+    CHECK(held < 1000);
+  }
+  note("hcrelay: silent connections dropped by the handshake timeout (300 ms)", ms_since(t0));
+  REQUIRE(run_until(f.io, [&] { return f.server->connection_count() == 0; }));
+  auto listener = f.connect_and_wait(f.listen_url("cap"), f.token("cap"));
+  CHECK_FALSE(listener->ec);
+  CHECK(f.server->connection_count() == 1);
+  if (listener->result.ws) listener->result.ws->abort();
+}

@@ -59,6 +59,7 @@ h.run(`faults.abrupt_kills: ${TOTAL} tunnels killed at random points (client RST
     const kind = ['clean', 'clientRst', 'serverRst', 'relayDrop'][crypto.randomInt(0, 4)];
     counts[kind] += 1;
     const payload = crypto.randomBytes(kind === 'serverRst' ? crypto.randomInt(17 * 1024, 64 * 1024) : crypto.randomInt(1, 64 * 1024 + 1));
+    const logFrom = lD.lineCount(); // this client's tunnel is logged after this point (ports get reused)
     const sock = net.connect({ host: '127.0.0.1', port: kind === 'serverRst' ? rstPort : echoPort, allowHalfOpen: true });
     const chunks = [];
     let received = 0;
@@ -103,7 +104,7 @@ h.run(`faults.abrupt_kills: ${TOTAL} tunnels killed at random points (client RST
       // account below: the -L daemon must have aborted that client's tunnel, never closed it cleanly.
       if (got.length !== payload.length) {
         counts.truncatedEnds.push({ what: `client ${i} (${kind}, port ${localPort}): EOF after ${got.length}/${payload.length}`,
-                                    port: localPort });
+                                    port: localPort, logFrom });
       } else if (kind === 'clean') {
         counts.cleanWhole += 1;
       }
@@ -118,10 +119,10 @@ h.run(`faults.abrupt_kills: ${TOTAL} tunnels killed at random points (client RST
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const tookS = (Date.now() - started) / 1000;
   // Every truncated end must belong to a tunnel the -L daemon aborted (it resets the client) or could not set up.
-  const lLog = lD.linesSince(0).join('\n');
-  const cleanlyClosed = counts.truncatedEnds.filter(({ port }) => {
-    // The last tunnel from that port (ports are reused over 2,000 clients).
-    const open = [...lLog.matchAll(new RegExp(`tunnel (t\\d+) open: .* peer=127\\.0\\.0\\.1:${port} `, 'g'))].pop();
+  const cleanlyClosed = counts.truncatedEnds.filter(({ port, logFrom }) => {
+    // The first tunnel from that port logged after the client connected is its own.
+    const lLog = lD.linesSince(logFrom).join('\n');
+    const open = new RegExp(`tunnel (t\\d+) open: .* peer=127\\.0\\.0\\.1:${port} `).exec(lLog);
     if (!open) return !new RegExp(`client 127\\.0\\.0\\.1:${port}: cannot open a tunnel`).test(lLog);
     const closed = new RegExp(`tunnel ${open[1]} closed: [^\\n]* reason="([^"]*)"`).exec(lLog);
     return !closed || closed[1] === 'closed';

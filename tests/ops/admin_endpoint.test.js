@@ -142,15 +142,6 @@ function healthcheck(adminPort) {
   });
 }
 
-async function echoOnce(port, text) {
-  const sock = await h.tcpConnect(port, `client on ${port}`);
-  const reply = h.readToEnd(sock, { ms: 10000, keep: true, what: `echo through ${port}` });
-  sock.end(text);
-  const { data } = await reply;
-  sock.destroy();
-  return data.toString();
-}
-
 h.run('ops admin_endpoint: /readyz 503 -> 200 -> 503, valid /metrics, no secret, healthcheck', async (t) => {
   const key = h.randomKey();
   const [relayPort, adminPort, localPort] = [await h.freePort(), await h.freePort(), await h.freePort()];
@@ -217,7 +208,7 @@ h.run('ops admin_endpoint: /readyz 503 -> 200 -> 503, valid /metrics, no secret,
 
   // A tunnel carries bytes, then /metrics.
   const text = 'hello through the tunnel';
-  assert.equal(await echoOnce(localPort, text), text, 'echo through the tunnel');
+  assert.equal(await h.echoText(localPort, text), text, 'echo through the tunnel');
   r = await h.pollUntil(async () => {
     const x = await get('/metrics');
     return /hcbridge_tunnels_closed_total\{forward="L:/.test(x.body) ? x : null;

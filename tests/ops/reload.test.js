@@ -79,15 +79,6 @@ async function connectOutcome(port) {
   });
 }
 
-async function echoOnce(port, text) {
-  const sock = await h.tcpConnect(port, `client on ${port}`);
-  const reply = h.readToEnd(sock, { ms: 10000, keep: true, what: `echo through ${port}` });
-  sock.end(text);
-  const { data } = await reply;
-  sock.destroy();
-  return data.toString();
-}
-
 function metric(text, name, labels) {
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${want}} `));
@@ -160,9 +151,9 @@ h.run('ops reload: SIGHUP adds and removes forwards under an open tunnel, surviv
   await daemon.waitForLog(new RegExp(`T:${C}: control channel connected`), 10000, { from });
   await convC.say('C: after adding and removing forwards\n');
   await convD.say('D: my forward was removed, my tunnel drains\n');
-  assert.equal(await echoOnce(p3, 'new forward p3 -> C'), 'new forward p3 -> C', 'the added forward p3 -> C');
+  assert.equal(await h.echoText(p3, 'new forward p3 -> C'), 'new forward p3 -> C', 'the added forward p3 -> C');
   assert.equal(await connectOutcome(p2), 'ECONNREFUSED', 'the removed forward p2 must refuse connections');
-  assert.equal(await echoOnce(p1, 'new client on p1'), 'new client on p1', 'a new client on the kept forward p1');
+  assert.equal(await h.echoText(p1, 'new client on p1'), 'new client on p1', 'a new client on the kept forward p1');
   rz = await readyz();
   assert.equal(rz.status, 200, `/readyz after v2: ${JSON.stringify(rz.body)}`);
   assert.deepEqual(names(rz.body), [`L:${A}`, `L:${C}`, `T:${A}`, `T:${C}`]);
@@ -176,8 +167,8 @@ h.run('ops reload: SIGHUP adds and removes forwards under an open tunnel, surviv
   assert.ok(rejected[1].includes('hcbridge.json'), `the rejection must name the file: ${rejected[0]}`);
   await convC.say('C: after a rejected reload\n');
   await convD.say('D: after a rejected reload\n');
-  assert.equal(await echoOnce(p3, 'p3 after v3'), 'p3 after v3');
-  assert.equal(await echoOnce(p1, 'p1 after v3'), 'p1 after v3');
+  assert.equal(await h.echoText(p3, 'p3 after v3'), 'p3 after v3');
+  assert.equal(await h.echoText(p1, 'p1 after v3'), 'p1 after v3');
   assert.equal(await connectOutcome(p2), 'ECONNREFUSED', 'p2 stays closed');
   rz = await readyz();
   assert.equal(rz.status, 200, `/readyz after the rejected reload: ${JSON.stringify(rz.body)}`);
@@ -196,8 +187,8 @@ h.run('ops reload: SIGHUP adds and removes forwards under an open tunnel, surviv
   assert.ok(failed[1].includes(String(busy.port)), `the failure must name the port: ${failed[0]}`);
   await convC.say('C: after a failed reload\n');
   await convD.say('D: after a failed reload\n');
-  assert.equal(await echoOnce(p3, 'p3 restored after v4'), 'p3 restored after v4', 'p3 must be restored by the rollback');
-  assert.equal(await echoOnce(p1, 'p1 after v4'), 'p1 after v4');
+  assert.equal(await h.echoText(p3, 'p3 restored after v4'), 'p3 restored after v4', 'p3 must be restored by the rollback');
+  assert.equal(await h.echoText(p1, 'p1 after v4'), 'p1 after v4');
   rz = await readyz();
   assert.equal(rz.status, 200, `/readyz after the failed reload: ${JSON.stringify(rz.body)}`);
   assert.deepEqual(names(rz.body), [`L:${A}`, `L:${C}`, `T:${A}`, `T:${C}`]);

@@ -768,6 +768,16 @@ function readToEnd(sock, { ms = 30000, keep = false, what = 'read to end' } = {}
   return withDeadline(d.promise, ms, what);
 }
 
+// Sends `text` through a local port, half-closes, and resolves with everything that came back (an echo check).
+async function echoText(port, text) {
+  const sock = await tcpConnect(port, `client on ${port}`);
+  const reply = readToEnd(sock, { ms: 10000, keep: true, what: `echo through ${port}` });
+  sock.end(text);
+  const { data } = await reply;
+  sock.destroy();
+  return data.toString();
+}
+
 // Writes buf in pieces of random sizes, waiting for 'drain' when asked to; optionally half-closes after it.
 async function writeAll(sock, buf, { end = false, maxPiece = 256 * 1024 } = {}) {
   let off = 0;
@@ -925,6 +935,7 @@ module.exports = {
   freePort,
   tcpConnect,
   readToEnd,
+  echoText,
   writeAll,
   keystream,
   httpGet,

@@ -19,8 +19,8 @@ const char* close_kind_name(CloseKind kind) {
 }
 
 Tunnel::Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
-               std::chrono::milliseconds idle_timeout, ClosedHandler on_closed, std::weak_ptr<TunnelObserver> observer,
-               std::shared_ptr<net::BufferPool> pool)
+               std::chrono::milliseconds idle_timeout, std::shared_ptr<net::BufferPool> pool, ClosedHandler on_closed,
+               std::weak_ptr<TunnelObserver> observer)
     : info_(std::move(info)),
       tcp_(std::move(tcp)),
       ws_(std::move(ws)),
@@ -29,7 +29,7 @@ Tunnel::Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::
       on_closed_(std::move(on_closed)),
       observer_(std::move(observer)),
       idle_timer_(tcp_.get_executor()),
-      pool_(pool ? std::move(pool) : net::BufferPool::create(1)) {}
+      pool_(std::move(pool)) {}
 
 void Tunnel::start() {
   started_ = last_activity_ = std::chrono::steady_clock::now();

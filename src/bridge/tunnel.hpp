@@ -55,8 +55,8 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
   // `to_tcp_first` holds payload that arrived together with the preamble; it is written to TCP before anything else.
   Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
-         std::chrono::milliseconds idle_timeout, ClosedHandler on_closed, std::weak_ptr<TunnelObserver> observer = {},
-         std::shared_ptr<net::BufferPool> pool = {});
+         std::chrono::milliseconds idle_timeout, std::shared_ptr<net::BufferPool> pool, ClosedHandler on_closed,
+         std::weak_ptr<TunnelObserver> observer = {});
 
   void start();
   // Ends both sides at once, without waiting for the peers (used when the drain grace period runs out).

@@ -47,12 +47,12 @@ std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, asio::ip::tcp::soc
            {{"tunnel_id", info.id}, {"forward", info.forward}, {"hc", info.hc}, {"peer", info.peer},
             {"tracking_id", info.tracking_id}});
   auto tunnel = std::make_shared<Tunnel>(
-      info, std::move(tcp), std::move(ws), std::move(to_tcp_first), idle_timeout,
+      info, std::move(tcp), std::move(ws), std::move(to_tcp_first), idle_timeout, buffers_,
       [weak = weak_from_this()](Tunnel& t, const TunnelSummary& s) {
         auto self = weak.lock();
         if (self) self->closed(t, s);
       },
-      weak_from_this(), buffers_);
+      weak_from_this());
   tunnels_[tunnel.get()] = tunnel;
   const std::size_t now_open = ++per_forward_[info.forward];
   ++opened_;

@@ -16,12 +16,12 @@ struct TcpConnect : std::enable_shared_from_this<TcpConnect> {
     });
     async_resolve_host(resolver, host, port,
                        [self = shared_from_this()](std::error_code ec, asio::ip::tcp::resolver::results_type r) {
-                             if (self->done) return;
-                             if (ec) return self->finish(ec);
-                             asio::async_connect(self->socket, r, [self](std::error_code cec, const asio::ip::tcp::endpoint&) {
-                               self->finish(cec);
-                             });
-                           });
+                         if (self->done) return;
+                         if (ec) return self->finish(ec);
+                         asio::async_connect(self->socket, r, [self](std::error_code cec, const asio::ip::tcp::endpoint&) {
+                           self->finish(cec);
+                         });
+                       });
   }
 
   void finish(std::error_code ec) {

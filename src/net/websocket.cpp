@@ -360,22 +360,21 @@ void WebSocket::send_pong(std::string_view payload) {
 }
 
 void WebSocket::enqueue(OutFrame frame, bool control) {
-  if (!frame.prebuilt && (!frame.owned.empty() || frame.is_close || control || frame.payload.size() == 0)) {
-    // Frames that own their payload: text messages, close, ping, pong. Encode their header now.
-    if (frame.header_size == 0) {
-      ws::Opcode op = ws::Opcode::text;
-      if (frame.is_close) op = ws::Opcode::close;
-      else if (control) op = static_cast<ws::Opcode>(frame.header[0]);
-      const bool masked = role_ == ws::Role::client;
-      uint8_t mask[4];
-      if (masked) {
-        make_mask(mask);
-        ws::apply_mask(reinterpret_cast<uint8_t*>(frame.owned.data()), frame.owned.size(),
-                       {mask[0], mask[1], mask[2], mask[3]}, 0);
-      }
-      frame.header_size =
-          ws::encode_frame_header(frame.header.data(), true, op, frame.owned.size(), masked ? mask : nullptr);
+  if (!frame.prebuilt && frame.header_size == 0) {
+    // Frames that own their payload (text messages, close, ping, pong) get their header now; data frames came with
+    // theirs from write_data.
+    ws::Opcode op = ws::Opcode::text;
+    if (frame.is_close) op = ws::Opcode::close;
+    else if (control) op = static_cast<ws::Opcode>(frame.header[0]);
+    const bool masked = role_ == ws::Role::client;
+    uint8_t mask[4];
+    if (masked) {
+      make_mask(mask);
+      ws::apply_mask(reinterpret_cast<uint8_t*>(frame.owned.data()), frame.owned.size(),
+                     {mask[0], mask[1], mask[2], mask[3]}, 0);
     }
+    frame.header_size =
+        ws::encode_frame_header(frame.header.data(), true, op, frame.owned.size(), masked ? mask : nullptr);
   }
   (control ? control_queue_ : data_queue_).push_back(std::move(frame));
   write_next();

@@ -40,9 +40,9 @@ class Connector : public PendingConnect, public std::enable_shared_from_this<Con
     });
     async_resolve_host(resolver_, uri_.host, uri_.port,
                        [self = shared_from_this()](std::error_code ec, tcp::resolver::results_type results) {
-                              if (ec) return self->finish(ec, "cannot resolve " + self->uri_.host + ": " + ec.message());
-                              self->connect(results);
-                            });
+                         if (ec) return self->finish(ec, "cannot resolve " + self->uri_.host + ": " + ec.message());
+                         self->connect(results);
+                       });
   }
 
   void cancel() override {

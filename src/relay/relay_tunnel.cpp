@@ -38,10 +38,10 @@ void RelayTunnel::pump(Direction& d) {
     }
     // Sent on from the reading side's block: the frame header goes into the room in front of the payload.
     d.to->async_write_in_place(asio::buffer(chunk.data, chunk.size), chunk.opcode, chunk.message_end,
-                      [self, &d](std::error_code wec) {
-                        if (wec) return self->abort();
-                        self->pump(d);
-                      });
+                               [self, &d](std::error_code wec) {
+                                 if (wec) return self->abort();
+                                 self->pump(d);
+                               });
   });
 }
 

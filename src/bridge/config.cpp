@@ -1,6 +1,7 @@
 #include "bridge/config.hpp"
 
 #include "bridge/forward_grammar.hpp"
+#include "hc/connection_string.hpp"
 #include "hc/preamble.hpp"
 #include "hc/sas.hpp"
 #include "hc/url.hpp"
@@ -42,12 +43,6 @@ constexpr std::array<DurationRule, 8> kDurationRules = {{
     {"grace_period", "--grace-period", 0, false, 3600},
     {"idle_timeout", "--idle-timeout", 0, true, 86400.0 * 30},
 }};
-
-std::string format_number(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.15g", v);
-  return buf;
-}
 
 std::string with_flag(const char* key, const char* flag) {
   return flag[0] == '\0' ? std::string(key) : std::string(key) + " (" + flag + ")";
@@ -201,6 +196,22 @@ std::string port_name_error(const std::string& label, const std::string& name) {
 }
 
 }  // namespace
+
+std::string format_number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
+RelaySettings relay_settings_from(const hc::ConnectionString& cs) {
+  RelaySettings r;
+  r.endpoint = cs.endpoint.scheme + "://" + cs.endpoint.authority() + cs.endpoint.target();
+  r.key_name = cs.key_name;
+  r.key = cs.key;
+  r.sas = cs.sas;
+  r.entity_path = cs.entity_path;
+  return r;
+}
 
 void merge_relay_settings(RelaySettings& base, const RelaySettings& layer) {
   if (!layer.endpoint.empty()) base.endpoint = layer.endpoint;

@@ -13,6 +13,10 @@
 #include <string_view>
 #include <vector>
 
+namespace hc {
+struct ConnectionString;
+}
+
 namespace bridge {
 
 using Seconds = std::chrono::duration<double>;
@@ -93,6 +97,13 @@ constexpr const char* kDefaultEndpoint = "ws://127.0.0.1:9350/";
 RelaySettings effective_relay(const Config& config, const std::optional<RelaySettings>& forward_override);
 
 // ---- Loading and validation helpers (config.cpp) ----
+
+// The relay settings a parsed connection string gives (endpoint as "scheme://authority/path", credentials,
+// EntityPath); used for -x, HCBRIDGE_CONNECTION_STRING and the config file's connection_string alike.
+RelaySettings relay_settings_from(const hc::ConnectionString& cs);
+
+// A number as messages show it: "%.15g" (30, 0.5, 1e+20).
+std::string format_number(double v);
 
 // Lays `layer` over `base` (used for file < connection string < flags, and for a forward's override):
 //  - endpoint, key_name, ca_file, entity_path: taken from `layer` where non-empty;

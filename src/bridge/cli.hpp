@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bridge/config.hpp"
+#include "bridge/config_render.hpp"  // render_config, for check-config
 
 #include <map>
 #include <string>
@@ -31,10 +32,6 @@ struct CliOutcome {
 // (-e -K -k --key-file -s --ca-file --no-auth and the timeouts/limits/logging flags); -L/-T/-R are appended to the
 // file's forwards. Then validate_config.
 CliOutcome parse_command_line(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);
-
-// The effective configuration as pretty JSON in the config-file schema (it parses back as a config file); every
-// secret (key, sas, SharedAccessKey=/SharedAccessSignature=/sig= values anywhere) is replaced by "***".
-std::string render_config(const Config& config);
 
 // "hcbridge <version>" (HCBRIDGE_VERSION if defined at build time, else 0.1.0).
 std::string version_string();

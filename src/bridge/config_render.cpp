@@ -1,0 +1,189 @@
+#include "bridge/config_render.hpp"
+
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace bridge {
+
+namespace {
+
+using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+
+void write_string(Writer& w, const char* key, const std::string& value) {
+  w.Key(key);
+  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void write_seconds(Writer& w, const char* key, Seconds s) {
+  w.Key(key);
+  const double v = s.count();
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15) {
+    w.Int64(static_cast<int64_t>(v));
+  } else {
+    w.Double(v);
+  }
+}
+
+void write_relay(Writer& w, const RelaySettings& r, bool global) {
+  w.StartObject();
+  if (!r.endpoint.empty()) write_string(w, "endpoint", r.endpoint);
+  if (!r.key_name.empty()) write_string(w, "key_name", r.key_name);
+  if (!r.key_file.empty()) {
+    write_string(w, "key_file", r.key_file);
+  } else if (!r.key.empty()) {
+    write_string(w, "key", "***");
+  }
+  if (!r.sas.empty()) write_string(w, "sas", "***");
+  if (!r.ca_file.empty()) write_string(w, "ca_file", r.ca_file);
+  if (global || r.no_auth) {
+    w.Key("no_auth");
+    w.Bool(r.no_auth);
+  }
+  w.EndObject();
+}
+
+template <class Forward>
+void write_forward_common(Writer& w, const Forward& f) {
+  w.Key("raw");
+  w.Bool(f.raw);
+  if (f.relay) {
+    w.Key("relay");
+    write_relay(w, *f.relay, false);
+  }
+  if (f.max_connections) {
+    w.Key("max_connections");
+    w.Uint64(*f.max_connections);
+  }
+  if (f.idle_timeout) write_seconds(w, "idle_timeout", *f.idle_timeout);
+}
+
+// Replaces the value after each `marker` (up to ; & " whitespace) by ***.
+void mask_after(std::string& text, const std::string& marker) {
+  std::size_t pos = 0;
+  while ((pos = text.find(marker, pos)) != std::string::npos) {
+    const std::size_t start = pos + marker.size();
+    std::size_t end = start;
+    while (end < text.size() && text[end] != ';' && text[end] != '&' && text[end] != '"' && text[end] != ' ' &&
+           text[end] != '\n')
+      ++end;
+    text.replace(start, end - start, "***");
+    pos = start + 3;
+  }
+}
+
+void mask_value(std::string& text, const std::string& secret) {
+  if (secret.size() < 6) return;  // too short to find safely; never written anyway
+  std::size_t pos = 0;
+  while ((pos = text.find(secret, pos)) != std::string::npos) {
+    text.replace(pos, secret.size(), "***");
+    pos += 3;
+  }
+}
+
+void write_local_forwards(Writer& w, const std::vector<LocalForward>& forwards) {
+  w.Key("local_forward");
+  w.StartArray();
+  for (const auto& f : forwards) {
+    w.StartObject();
+    write_string(w, "hc", f.hc);
+    w.Key("bindings");
+    w.StartArray();
+    for (const auto& b : f.bindings) {
+      w.StartObject();
+      write_string(w, "address", b.bind_host);
+      w.Key("port");
+      w.Uint(b.port);
+      write_string(w, "port_name", b.port_name);
+      w.EndObject();
+    }
+    w.EndArray();
+    write_forward_common(w, f);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void write_remote_forwards(Writer& w, const std::vector<RemoteForward>& forwards) {
+  w.Key("remote_forward");
+  w.StartArray();
+  for (const auto& f : forwards) {
+    w.StartObject();
+    write_string(w, "hc", f.hc);
+    w.Key("targets");
+    w.StartArray();
+    for (const auto& t : f.targets) {
+      w.StartObject();
+      write_string(w, "port_name", t.port_name);
+      write_string(w, "host", t.host);
+      w.Key("port");
+      w.Uint(t.port);
+      w.EndObject();
+    }
+    w.EndArray();
+    write_forward_common(w, f);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+// Timeouts, limits, log and admin: the top-level keys after the forwards.
+void write_settings(Writer& w, const Config& c) {
+  write_seconds(w, "token_ttl", c.token_ttl);
+  write_seconds(w, "keepalive", c.keepalive);
+  write_seconds(w, "connect_timeout", c.connect_timeout);
+  write_seconds(w, "preamble_timeout", c.preamble_timeout);
+  write_seconds(w, "backoff_initial", c.backoff_initial);
+  write_seconds(w, "backoff_max", c.backoff_max);
+  write_seconds(w, "grace_period", c.grace_period);
+  write_seconds(w, "idle_timeout", c.idle_timeout);
+  w.Key("max_connections");
+  w.Uint64(c.max_connections);
+  w.Key("log");
+  w.StartObject();
+  write_string(w, "level", c.log_level);
+  write_string(w, "format", c.log_format);
+  w.EndObject();
+  w.Key("admin");
+  w.StartObject();
+  write_string(w, "bind", c.admin_bind);
+  w.EndObject();
+}
+
+// Defence in depth: no secret value may survive, whatever field it ended up in.
+void mask_secrets(std::string& text, const Config& c) {
+  for (const char* marker : {"SharedAccessKey=", "SharedAccessSignature=", "SharedAccessSignature ", "sig="})
+    mask_after(text, marker);
+  std::vector<const RelaySettings*> relays{&c.relay};
+  for (const auto& f : c.local_forwards)
+    if (f.relay) relays.push_back(&*f.relay);
+  for (const auto& f : c.remote_forwards)
+    if (f.relay) relays.push_back(&*f.relay);
+  for (const RelaySettings* r : relays) {
+    mask_value(text, r->key);
+    mask_value(text, r->sas);
+  }
+}
+
+}  // namespace
+
+std::string render_config(const Config& c) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.SetIndent(' ', 2);
+  w.StartObject();
+  w.Key("relay");
+  write_relay(w, c.relay, true);
+  write_local_forwards(w, c.local_forwards);
+  write_remote_forwards(w, c.remote_forwards);
+  write_settings(w, c);
+  w.EndObject();
+  std::string text = std::string(buffer.GetString(), buffer.GetSize()) + "\n";
+  mask_secrets(text, c);
+  return text;
+}
+
+}  // namespace bridge

@@ -302,13 +302,11 @@ hc::Result<bool> check_forward_common(Validator& v, const Config& config, Forwar
   return v.check_effective(effective_relay(config, f.relay), label, f.hc);
 }
 
-hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warnings) {
-  Validator v(warnings);
-  if (config.local_forwards.empty() && config.remote_forwards.empty())
-    return hc::fail("nothing to do: give -L or -T, or local_forward/remote_forward in the config file");
+namespace {
 
-  // Process-wide settings.
-  const std::array<std::pair<const DurationRule*, Seconds*>, 8> durations = {{
+// Process-wide settings: durations, limits, logging, admin.
+hc::Result<bool> check_settings(Validator& v, const Config& config) {
+  const std::array<std::pair<const DurationRule*, const Seconds*>, 8> durations = {{
       {&kDurationRules[0], &config.token_ttl},
       {&kDurationRules[1], &config.keepalive},
       {&kDurationRules[2], &config.connect_timeout},
@@ -343,11 +341,10 @@ hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warni
       v.warn("the admin endpoint " + config.admin_bind + " is reachable from other hosts; bind it to 127.0.0.1");
   }
 
-  // The global relay.
-  auto global = v.check_layer(config.relay, "relay", true);
-  if (!global) return global;
+  return true;
+}
 
-  // Local forwards.
+hc::Result<bool> check_local_forwards(Validator& v, Config& config) {
   std::map<std::pair<std::string, uint16_t>, std::string> bound;  // (host, port) -> label
   for (std::size_t i = 0; i < config.local_forwards.size(); ++i) {
     LocalForward& f = config.local_forwards[i];
@@ -374,7 +371,10 @@ hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warni
     if (!common) return common;
   }
 
-  // Remote forwards.
+  return true;
+}
+
+hc::Result<bool> check_remote_forwards(Validator& v, Config& config) {
   std::map<std::string, std::string> remote_by_hc;  // lower-cased hc -> label of the forward that listens on it
   for (std::size_t i = 0; i < config.remote_forwards.size(); ++i) {
     RemoteForward& f = config.remote_forwards[i];
@@ -412,6 +412,21 @@ hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warni
     if (!common) return common;
   }
   return true;
+}
+
+}  // namespace
+
+hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warnings) {
+  Validator v(warnings);
+  if (config.local_forwards.empty() && config.remote_forwards.empty())
+    return hc::fail("nothing to do: give -L or -T, or local_forward/remote_forward in the config file");
+  auto settings = check_settings(v, config);
+  if (!settings) return settings;
+  auto global = v.check_layer(config.relay, "relay", true);
+  if (!global) return global;
+  auto local = check_local_forwards(v, config);
+  if (!local) return local;
+  return check_remote_forwards(v, config);
 }
 
 }  // namespace bridge

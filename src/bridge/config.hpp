@@ -21,6 +21,11 @@ namespace bridge {
 
 using Seconds = std::chrono::duration<double>;
 
+// A configured duration as the millisecond count timers and connect options take.
+inline std::chrono::milliseconds ms(Seconds s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s.count() * 1000));
+}
+
 // Where the relay is and how to authenticate. Any field may be empty; a forward's own settings override the global ones.
 struct RelaySettings {
   std::string endpoint;          // sb://ns.servicebus.windows.net/, wss://host[:port]/ or ws://host[:port]/

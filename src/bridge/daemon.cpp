@@ -302,7 +302,7 @@ void Daemon::shutdown(std::function<void()> on_done) {
                  tunnels_->size());
   }
   tunnels_->set_on_change([this] { check_drained(); });
-  grace_timer_.expires_after(std::chrono::milliseconds(static_cast<int64_t>(config_->grace_period.count() * 1000)));
+  grace_timer_.expires_after(ms(config_->grace_period));
   grace_timer_.async_wait([this](std::error_code ec) {
     if (ec) return;
     if (tunnels_->size() > 0) spdlog::warn("grace period over: aborting {} tunnel(s)", tunnels_->size());

@@ -13,8 +13,6 @@
 namespace bridge {
 namespace {
 
-std::chrono::milliseconds ms(Seconds s) { return std::chrono::milliseconds(static_cast<int64_t>(s.count() * 1000)); }
-
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
   return net::host_for_url(ep.address().to_string()) + ":" + std::to_string(ep.port());
 }

@@ -15,10 +15,6 @@
 namespace bridge {
 namespace {
 
-std::chrono::milliseconds ms(Seconds s) {
-  return std::chrono::milliseconds(static_cast<int64_t>(s.count() * 1000));
-}
-
 int64_t now_unix() { return static_cast<int64_t>(std::time(nullptr)); }
 
 bool is_number(const std::string& s) {

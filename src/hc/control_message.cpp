@@ -1,4 +1,5 @@
 #include "hc/control_message.hpp"
+#include "hc/utf8.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -140,58 +141,13 @@ Result<ControlMessage> parse_response(const Value& o) {
   return ControlMessage(std::move(m));
 }
 
-// Replaces every invalid UTF-8 sequence (RFC 3629: no overlongs, surrogates or > U+10FFFF) with U+FFFD.
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = 0;
-    std::uint32_t min = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      len = 2;
-      min = 0x80;
-      cp = c & 0x1fu;
-    } else if ((c & 0xf0) == 0xe0) {
-      len = 3;
-      min = 0x800;
-      cp = c & 0x0fu;
-    } else if ((c & 0xf8) == 0xf0) {
-      len = 4;
-      min = 0x10000;
-      cp = c & 0x07u;
-    }
-    bool ok = len != 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) ok = false;
-      cp = (cp << 6) | (cc & 0x3fu);
-    }
-    if (ok && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))) ok = false;
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += "\xef\xbf\xbd";
-      ++i;
-    }
-  }
-  return out;
-}
-
 void put_string(JsonWriter& w, std::string_view s) {
-  const std::string v = valid_utf8(s);
+  const std::string v = to_valid_utf8(s);
   w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
 void put_key(JsonWriter& w, std::string_view s) {
-  const std::string v = valid_utf8(s);
+  const std::string v = to_valid_utf8(s);
   w.Key(v.data(), static_cast<rapidjson::SizeType>(v.size()));
 }
 
@@ -205,34 +161,6 @@ void put_headers(JsonWriter& w, std::string_view field, const HeaderList& header
   w.EndObject();
 }
 
-// Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
-bool is_utf8(const char* p, std::size_t n) {
-  const auto* s = reinterpret_cast<const unsigned char*>(p);
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
-    else return false;
-    if (i + len > n) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    const uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
-}
-
 // RapidJSON 1.1.0 turns a lone low-surrogate escape ("\udc00") into bytes that are not UTF-8, even when validating
 // the encoding; check every key and string it produced (with an explicit stack: nesting may be deep).
 bool all_strings_utf8(const rapidjson::Value& root) {
@@ -241,10 +169,10 @@ bool all_strings_utf8(const rapidjson::Value& root) {
     const rapidjson::Value* v = todo.back();
     todo.pop_back();
     if (v->IsString()) {
-      if (!is_utf8(v->GetString(), v->GetStringLength())) return false;
+      if (!is_valid_utf8(std::string_view(v->GetString(), v->GetStringLength()))) return false;
     } else if (v->IsObject()) {
       for (auto m = v->MemberBegin(); m != v->MemberEnd(); ++m) {
-        if (!is_utf8(m->name.GetString(), m->name.GetStringLength())) return false;
+        if (!is_valid_utf8(std::string_view(m->name.GetString(), m->name.GetStringLength()))) return false;
         todo.push_back(&m->value);
       }
     } else if (v->IsArray()) {

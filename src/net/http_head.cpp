@@ -1,6 +1,7 @@
 #include "net/http_head.hpp"
 
 #include "hc/crypto.hpp"
+#include "hc/url.hpp"  // iequals
 
 #include <algorithm>
 #include <initializer_list>
@@ -12,15 +13,7 @@ namespace {
 constexpr std::string_view kWebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr std::size_t kMaxReasonSize = 512;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using hc::iequals;
 
 bool is_ctl(char c) {
   const auto u = static_cast<unsigned char>(c);

@@ -3,6 +3,8 @@
 // unit-tested and fuzzed on raw bytes.
 #pragma once
 
+#include "hc/utf8.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -69,28 +71,8 @@ struct ClosePayload {
 // not UTF-8, or a payload over 125 bytes. `code` still carries what was read when size >= 2.
 ClosePayload parse_close_payload(const uint8_t* data, std::size_t size);
 
-bool is_valid_utf8(const uint8_t* data, std::size_t size);
-inline bool is_valid_utf8(std::string_view s) {
-  return is_valid_utf8(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
-
-// Incremental UTF-8 validator for text messages delivered in chunks: a sequence may straddle two feed() calls.
-// Invalid input is reported at the first byte that cannot start or continue a valid sequence (RFC 6455 8.1 asks
-// to fail fast), and the validator stays failed until reset().
-class Utf8Validator {
- public:
-  bool feed(const uint8_t* data, std::size_t size);
-  // True when not inside a sequence (and nothing invalid was seen): the message may end here.
-  bool complete() const { return !failed_ && need_ == 0; }
-  void reset() { *this = Utf8Validator{}; }
-
- private:
-  uint8_t need_ = 0;  // continuation bytes still expected
-  // Allowed range of the next continuation byte; narrower than 80..BF right after E0, ED, F0 and F4, which is
-  // what rules out overlongs, surrogates and code points above U+10FFFF.
-  uint8_t lo_ = 0x80;
-  uint8_t hi_ = 0xBF;
-  bool failed_ = false;
-};
+// The project's one UTF-8 validator lives in src/hc (control messages need it too).
+using hc::is_valid_utf8;
+using hc::Utf8Validator;
 
 }  // namespace net::ws

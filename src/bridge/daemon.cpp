@@ -12,6 +12,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #ifndef HCBRIDGE_VERSION
 #define HCBRIDGE_VERSION "0.1.0"
@@ -41,19 +42,24 @@ std::string limits_identity(const std::optional<std::size_t>& max, const std::op
 
 // Process facts for /metrics, read from /proc at scrape time.
 void process_metrics(ops::Metrics& m) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      m.set("process_resident_memory_bytes", {}, std::stod(line.substr(6)) * 1024);
+  {
+    std::ifstream status("/proc/self/status");  // closed before the fds are counted
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) m.set("process_resident_memory_bytes", {}, std::stod(line.substr(6)) * 1024);
     }
   }
+  // Every entry of /proc/self/fd but ".", ".." and the fd the listing itself holds open.
   std::size_t fds = 0;
   if (DIR* d = opendir("/proc/self/fd")) {
-    while (readdir(d) != nullptr) ++fds;
+    const std::string own = std::to_string(dirfd(d));
+    while (const dirent* e = readdir(d)) {
+      const std::string_view name = e->d_name;
+      if (name != "." && name != ".." && name != own) ++fds;
+    }
     closedir(d);
   }
-  m.set("process_open_fds", {}, static_cast<double>(fds > 2 ? fds - 2 : 0));  // minus "." and ".."
+  m.set("process_open_fds", {}, static_cast<double>(fds));
 }
 
 }  // namespace

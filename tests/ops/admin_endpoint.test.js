@@ -6,6 +6,7 @@
 //  - /metrics, after a tunnel carried bytes, is valid Prometheus text (every sample line `name{labels} value`, a TYPE
 //    line before the first sample of each family, each family in one group, histograms cumulative with +Inf equal
 //    to _count) and has the expected families with plausible values;
+//  - process_open_fds equals the count of /proc/PID/fd listed from outside (plus the scrape's own connection);
 //  - the SAS key appears nowhere: not in /metrics, /readyz, /healthz, the healthcheck output or the daemon's log
 //    (debug level);
 //  - `hcbridge healthcheck --admin ADDR:PORT` exits 0 while the daemon runs, 1 once it has stopped.
@@ -237,6 +238,19 @@ h.run('ops admin_endpoint: /readyz 503 -> 200 -> 503, valid /metrics, no secret,
   const build = families.get('hcbridge_build_info').samples[0];
   assert.ok(build.value === 1 && /^\d+\.\d+\.\d+/.test(build.labels.version || ''), `hcbridge_build_info: ${JSON.stringify(build)}`);
   ok(`/metrics: ${families.size} families, valid text format, expected families and values present`);
+
+  // process_open_fds against the daemon's /proc/PID/fd listed from outside, at a quiet moment (the same count just
+  // before and just after the scrape). While the daemon counts, the scrape's own connection is open: one more.
+  const fdCheck = await h.pollUntil(async () => {
+    const before = daemon.stats().fds;
+    const x = await get('/metrics');
+    const after = daemon.stats().fds;
+    if (before !== after) return null;
+    return { outside: before, metric: sampleValue(parsePrometheus(x.body), 'process_open_fds', 'process_open_fds', {}) };
+  }, 10000, 'a quiet moment for the fd count');
+  assert.equal(fdCheck.metric, fdCheck.outside + 1,
+               `process_open_fds ${fdCheck.metric}: /proc/PID/fd has ${fdCheck.outside} entries, plus the scrape's connection`);
+  ok(`process_open_fds ${fdCheck.metric} = ${fdCheck.outside} fds listed from outside + the scrape's connection`);
   hcRun = await healthcheck(adminPort);
   seen.push(hcRun.out, hcRun.err);
   assert.equal(hcRun.code, 0, `healthcheck while ready: exit ${hcRun.code}, ${hcRun.err}`);

@@ -1,5 +1,6 @@
 #include "bridge/daemon.hpp"
 
+#include "bridge/metric_families.hpp"
 #include "net/tls.hpp"
 #include "ops/logging.hpp"
 
@@ -87,12 +88,7 @@ Daemon::Daemon(asio::io_context& io, Config config)
       tunnels_(std::make_shared<TunnelRegistry>(metrics_)),
       grace_timer_(io) {
   start_time_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  metrics_->describe_gauge("hcbridge_build_info", "Always 1; the version is a label.");
-  metrics_->describe_gauge("hcbridge_start_time_seconds", "Start time of the process, seconds since the epoch.");
-  metrics_->describe_gauge("hcbridge_forward_up", "1 when the forward is up (bound, or control channel connected).");
-  metrics_->describe_counter("hcbridge_config_reloads_total", "Configuration reloads, by result.");
-  metrics_->describe_gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
-  metrics_->describe_gauge("process_open_fds", "Number of open file descriptors.");
+  describe_metric_families(*metrics_);
   metrics_->set("hcbridge_build_info", {{"version", HCBRIDGE_VERSION}}, 1);
   metrics_->set("hcbridge_start_time_seconds", {}, start_time_);
 }
@@ -129,6 +125,7 @@ std::optional<StartError> Daemon::start() {
     if (!ctx) return StartError{2, "remote forward '" + f.hc + "': " + ctx.error()};
     auto r = std::make_shared<RemoteForwarder>(io_, config_, f, ctx.value(), tunnels_);
     identity_[r.get()] = forward_identity(c, f);
+    declare_forward_metrics(*metrics_, r->name(), ForwardSide::remote);
     remote_.push_back(r);
   }
   for (const auto& f : c.local_forwards) {
@@ -141,6 +138,7 @@ std::optional<StartError> Daemon::start() {
       return StartError{1, started.error()};
     }
     identity_[forwarder.get()] = forward_identity(c, f);
+    declare_forward_metrics(*metrics_, forwarder->name(), ForwardSide::local);
     local_.push_back(forwarder);
   }
   // Control channels connect in the background; a relay that is down at start-up is retried like any other failure.
@@ -223,16 +221,18 @@ hc::Result<std::string> Daemon::reload(Config next_config) {
 
   // Commit: stop what goes (its open tunnels drain on their own), start what comes.
   for (auto& r : drop_remote) r->stop();
-  // Removed forwards leave no state gauges behind (their tunnels' counters stay: they are history).
+  // Removed forwards leave no state gauges behind (their tunnels' counts stay: they are history); new ones are
+  // exported at 0 from now on. Forgotten first: a changed forward comes back under the same name.
   for (auto& l : drop_local) {
     identity_.erase(l.get());
-    metrics_->remove("hcbridge_forward_up", {{"forward", l->name()}});
+    forget_forward_metrics(*metrics_, l->name(), ForwardSide::local);
   }
   for (auto& r : drop_remote) {
     identity_.erase(r.get());
-    metrics_->remove("hcbridge_forward_up", {{"forward", r->name()}});
-    metrics_->remove("hcbridge_control_channel_up", {{"forward", r->name()}});
+    forget_forward_metrics(*metrics_, r->name(), ForwardSide::remote);
   }
+  for (auto& l : new_local) declare_forward_metrics(*metrics_, l->name(), ForwardSide::local);
+  for (auto& r : new_remote) declare_forward_metrics(*metrics_, r->name(), ForwardSide::remote);
   for (auto& r : new_remote) r->start();
   local_ = keep_local;
   local_.insert(local_.end(), new_local.begin(), new_local.end());

@@ -60,10 +60,6 @@ void RemoteForwarder::count_reconnect(const char* reason) {
 }
 
 void RemoteForwarder::start() {
-  auto& m = tunnels_->metrics();
-  m.describe_gauge("hcbridge_control_channel_up", "1 when the forward's control channel is connected, else 0.");
-  m.describe_counter("hcbridge_control_channel_reconnects_total", "Control-channel reconnects, per forward and reason.");
-  m.describe_counter("hcbridge_token_renewals_total", "renewToken messages sent, per forward and result.");
   set_up(false);
   if (auto fixed = relay_.tokens->fixed_expiry()) {
     const int64_t left = *fixed - now_unix();

@@ -30,6 +30,8 @@ struct TunnelInfo {
 };
 
 enum class CloseKind { closed, idle_timeout, shutdown, local_error, relay_error };
+constexpr CloseKind kAllCloseKinds[] = {CloseKind::closed, CloseKind::idle_timeout, CloseKind::shutdown,
+                                        CloseKind::local_error, CloseKind::relay_error};
 const char* close_kind_name(CloseKind kind);
 
 // Live counters the tunnel reports while it runs (metrics).

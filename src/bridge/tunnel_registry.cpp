@@ -8,18 +8,8 @@
 
 namespace bridge {
 
-TunnelRegistry::TunnelRegistry(std::shared_ptr<ops::Metrics> metrics) : metrics_(std::move(metrics)) {
-  metrics_->describe_counter("hcbridge_tunnels_opened_total", "Tunnels opened, per forward.");
-  metrics_->describe_counter("hcbridge_tunnels_closed_total", "Tunnels closed, per forward and reason.");
-  metrics_->describe_counter("hcbridge_tunnels_failed_total", "Connections that could not be set up, per forward and reason.");
-  metrics_->describe_gauge("hcbridge_tunnels_open", "Tunnels open now, per forward.");
-  metrics_->describe_counter("hcbridge_bytes_total", "Bytes carried, per forward and direction (to_relay, from_relay).");
-  metrics_->describe_counter("hcbridge_backpressure_stalls_total",
-                            "Writes that waited over 100 ms for the far side to drain, per forward and direction.");
-  metrics_->describe_histogram("hcbridge_tunnel_setup_seconds",
-                              "Time from a new connection to its tunnel carrying data, per forward.",
-                              {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-}
+// The families are described by the daemon (bridge/metric_families.cpp), with every label set known in advance.
+TunnelRegistry::TunnelRegistry(std::shared_ptr<ops::Metrics> metrics) : metrics_(std::move(metrics)) {}
 
 void TunnelRegistry::failed(const std::string& forward, const char* reason) {
   metrics_->add("hcbridge_tunnels_failed_total", {{"forward", forward}, {"reason", reason}});

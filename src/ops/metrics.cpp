@@ -96,6 +96,21 @@ double Metrics::value(const std::string& name, const Labels& labels) const {
   return s == it->second.series.end() ? 0 : s->second.value;
 }
 
+void Metrics::declare(const std::string& name, const Labels& labels) {
+  auto it = families_.find(name);
+  if (it == families_.end()) return;  // declared series belong to described families
+  auto& f = it->second;
+  auto& s = f.series[label_text(labels)];
+  if (f.type == Type::histogram && s.bucket_counts.empty()) s.bucket_counts.assign(f.buckets.size(), 0);
+}
+
+void Metrics::remove_unused(const std::string& name, const Labels& labels) {
+  auto it = families_.find(name);
+  if (it == families_.end()) return;
+  auto s = it->second.series.find(label_text(labels));
+  if (s != it->second.series.end() && s->second.value == 0 && s->second.count == 0) it->second.series.erase(s);
+}
+
 void Metrics::remove(const std::string& name, const Labels& labels) {
   auto it = families_.find(name);
   if (it != families_.end()) it->second.series.erase(label_text(labels));
@@ -104,7 +119,6 @@ void Metrics::remove(const std::string& name, const Labels& labels) {
 std::string Metrics::render() const {
   std::string out;
   for (const auto& [name, f] : families_) {
-    if (f.series.empty()) continue;
     const char* type = f.type == Type::counter ? "counter" : f.type == Type::gauge ? "gauge" : "histogram";
     if (!f.help.empty()) out += "# HELP " + name + " " + f.help + "\n";
     out += "# TYPE " + name + " " + type + "\n";

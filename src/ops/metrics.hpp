@@ -24,8 +24,15 @@ class Metrics {
   void set(const std::string& name, const Labels& labels, double value);       // gauge
   void observe(const std::string& name, const Labels& labels, double value);   // histogram
   double value(const std::string& name, const Labels& labels) const;           // counter or gauge, 0 when absent
+  // Creates a series at 0 unless it exists: label sets known in advance are exported from the first scrape, so
+  // rate() and absence alerts work before the first event.
+  void declare(const std::string& name, const Labels& labels);
   // Drops one series (e.g. the state gauge of a forward removed by a reload, so no alert keeps firing for it).
   void remove(const std::string& name, const Labels& labels);
+  // Drops a series that never counted anything (value 0, no observation); one that did stays, as history.
+  void remove_unused(const std::string& name, const Labels& labels);
+
+  // Every described family, with HELP and TYPE even before its first sample.
 
   std::string render() const;
 

@@ -6,6 +6,8 @@
 //  - /metrics, after a tunnel carried bytes, is valid Prometheus text (every sample line `name{labels} value`, a TYPE
 //    line before the first sample of each family, each family in one group, histograms cumulative with +Inf equal
 //    to _count) and has the expected families with plausible values;
+//  - /metrics before the first tunnel already has every family docs/operations.md lists (HELP and TYPE) and nothing
+//    else, with a series at 0 for each configured forward and each listed reason/result/direction;
 //  - process_open_fds equals the count of /proc/PID/fd listed from outside (plus the scrape's own connection);
 //  - the SAS key appears nowhere: not in /metrics, /readyz, /healthz, the healthcheck output or the daemon's log
 //    (debug level);
@@ -124,6 +126,56 @@ function sampleValue(families, family, name, labels) {
   return s ? s.value : undefined;
 }
 
+// ---- the list of families in docs/operations.md ----
+
+// Rows of the metrics table: `name{labels}` | type | for (`L:` / `T:` forwards, or empty) | meaning (`label values`).
+function documentedFamilies() {
+  const text = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'operations.md'), 'utf8');
+  const rows = [];
+  for (const line of text.split('\n')) {
+    const m = /^\| `([a-z_:]+)(?:\{([a-z_,]+)\})?` \| (counter|gauge|histogram) \|([^|]*)\| (.*) \|$/.exec(line);
+    if (!m) continue;
+    rows.push({ name: m[1], labels: m[2] ? m[2].split(',') : [], type: m[3],
+                sides: [...m[4].matchAll(/`([LT]):`/g)].map((x) => x[1]),
+                values: [...m[5].matchAll(/`([a-z_]+)`/g)].map((x) => x[1]) });
+  }
+  assert.ok(rows.length >= 15, `docs/operations.md: only ${rows.length} metric rows found`);
+  return rows;
+}
+
+// Every documented family has HELP and TYPE, and (for each configured forward it applies to) one series per listed
+// label value; nothing undocumented is exported. `forwards` maps a side (L/T) to the forward names configured.
+// Returns the number of series checked.
+function checkEveryFamily(families, forwards) {
+  const rows = documentedFamilies();
+  const documented = new Set(rows.map((r) => r.name));
+  for (const name of families.keys())
+    assert.ok(documented.has(name), `/metrics: family ${name} is not in docs/operations.md`);
+  let checked = 0;
+  for (const row of rows) {
+    const fam = families.get(row.name);
+    assert.ok(fam, `/metrics: documented family ${row.name} missing before the first tunnel`);
+    assert.ok(fam.help && fam.help.length > 0, `/metrics: ${row.name} has no HELP`);
+    assert.equal(fam.type, row.type, `/metrics: TYPE of ${row.name}`);
+    const valueLabel = row.labels.find((l) => l !== 'forward');
+    const names = row.labels.includes('forward') ? row.sides.flatMap((s) => forwards[s] || []) : [null];
+    const sample = row.type === 'histogram' ? `${row.name}_count` : row.name;
+    for (const forward of names) {
+      const want = forward === null ? {} : { forward };
+      const sets = valueLabel && valueLabel !== 'version' ? row.values.map((v) => ({ ...want, [valueLabel]: v })) : [want];
+      for (const labels of sets) {
+        const s = fam.samples.find((x) => x.name === sample && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+        assert.ok(s, `/metrics: no ${sample}${JSON.stringify(labels)} before the first tunnel`);
+        // Before any tunnel, every tunnel count is 0 (reconnects and the gauges have their own values by now).
+        if (/^hcbridge_(tunnel|bytes|backpressure|token_renewals|config_reloads)/.test(row.name))
+          assert.equal(s.value, 0, `/metrics: ${sample}${JSON.stringify(labels)} must be 0 before the first tunnel`);
+        ++checked;
+      }
+    }
+  }
+  return checked;
+}
+
 // ---- helpers ----
 
 function healthcheck(adminPort) {
@@ -194,6 +246,8 @@ h.run('ops admin_endpoint: /readyz 503 -> 200 -> 503, valid /metrics, no secret,
   let families = parsePrometheus(r.body);
   assert.equal(sampleValue(families, 'hcbridge_control_channel_up', 'hcbridge_control_channel_up', { forward: `T:${hc}` }), 0,
                'hcbridge_control_channel_up must be 0 while the relay is down');
+  const series = checkEveryFamily(families, { L: [`L:${hc}`], T: [`T:${hc}`] });
+  ok(`/metrics before the first tunnel: all ${families.size} documented families with HELP/TYPE, ${series} series known in advance`);
 
   // ---- 2. hcrelay comes up on the configured port: ready. ----
   const relay = await t.startRelay({ port: relayPort, key, logLevel: 'info' });

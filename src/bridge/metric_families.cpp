@@ -1,0 +1,82 @@
+#include "bridge/metric_families.hpp"
+
+#include "bridge/tunnel.hpp"
+
+#include <initializer_list>
+
+namespace bridge {
+namespace {
+
+using Words = std::initializer_list<const char*>;
+
+// The fixed words the forwarders count with (keep in step with them and with docs/operations.md).
+constexpr Words kReconnectReasons = {"unauthorized",    "not_found",         "refused",         "connect_failed",
+                                     "closed_by_relay", "keepalive_timeout", "connection_lost", "bad_message"};
+constexpr Words kLocalFailures = {"no_listener",      "relay_refused",   "relay_unreachable",
+                                  "preamble_refused", "preamble_failed", "limit"};
+constexpr Words kRemoteFailures = {"target_unreachable", "unknown_port_name",      "bad_preamble",
+                                   "rendezvous_failed",  "bad_rendezvous_address", "limit"};
+constexpr Words kDirections = {"to_relay", "from_relay"};
+constexpr Words kResults = {"ok", "failed"};
+
+// One series per word, beside the forward label; `apply` is Metrics::declare or Metrics::remove_unused.
+template <typename Apply>
+void per_word(Apply apply, const char* family, const std::string& forward, const char* label, Words words) {
+  for (const char* w : words) apply(family, ops::Labels{{"forward", forward}, {label, w}});
+}
+
+// Calls apply(family, labels) for every series of a forward that is known in advance.
+template <typename Apply>
+void for_each_forward_series(const std::string& forward, ForwardSide side, Apply apply) {
+  const ops::Labels just_forward{{"forward", forward}};
+  for (const char* family : {"hcbridge_forward_up", "hcbridge_tunnels_opened_total", "hcbridge_tunnels_open",
+                             "hcbridge_tunnel_setup_seconds"})
+    apply(family, just_forward);
+  for (const CloseKind kind : kAllCloseKinds)
+    apply("hcbridge_tunnels_closed_total", ops::Labels{{"forward", forward}, {"reason", close_kind_name(kind)}});
+  per_word(apply, "hcbridge_tunnels_failed_total", forward, "reason",
+           side == ForwardSide::local ? kLocalFailures : kRemoteFailures);
+  per_word(apply, "hcbridge_bytes_total", forward, "direction", kDirections);
+  per_word(apply, "hcbridge_backpressure_stalls_total", forward, "direction", kDirections);
+  if (side == ForwardSide::local) return;
+  apply("hcbridge_control_channel_up", just_forward);
+  per_word(apply, "hcbridge_control_channel_reconnects_total", forward, "reason", kReconnectReasons);
+  per_word(apply, "hcbridge_token_renewals_total", forward, "result", kResults);
+}
+
+}  // namespace
+
+void describe_metric_families(ops::Metrics& m) {
+  m.describe_gauge("hcbridge_build_info", "Always 1; the version is a label.");
+  m.describe_gauge("hcbridge_start_time_seconds", "Start time of the process, seconds since the epoch.");
+  m.describe_gauge("hcbridge_forward_up", "1 when the forward is up (bound, or control channel connected).");
+  m.describe_counter("hcbridge_config_reloads_total", "Configuration reloads, by result.");
+  m.describe_gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  m.describe_gauge("process_open_fds", "Number of open file descriptors.");
+  m.describe_gauge("hcbridge_control_channel_up", "1 when the forward's control channel is connected, else 0.");
+  m.describe_counter("hcbridge_control_channel_reconnects_total", "Control-channel reconnects, per forward and reason.");
+  m.describe_counter("hcbridge_token_renewals_total", "renewToken messages sent, per forward and result.");
+  m.describe_counter("hcbridge_tunnels_opened_total", "Tunnels opened, per forward.");
+  m.describe_counter("hcbridge_tunnels_closed_total", "Tunnels closed, per forward and reason.");
+  m.describe_counter("hcbridge_tunnels_failed_total", "Connections that could not be set up, per forward and reason.");
+  m.describe_gauge("hcbridge_tunnels_open", "Tunnels open now, per forward.");
+  m.describe_counter("hcbridge_bytes_total", "Bytes carried, per forward and direction (to_relay, from_relay).");
+  m.describe_counter("hcbridge_backpressure_stalls_total",
+                     "Writes that waited over 100 ms for the far side to drain, per forward and direction.");
+  m.describe_histogram("hcbridge_tunnel_setup_seconds", "Time from a new connection to its tunnel carrying data, per forward.",
+                       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+  for (const char* result : kResults) m.declare("hcbridge_config_reloads_total", {{"result", result}});
+}
+
+void declare_forward_metrics(ops::Metrics& m, const std::string& forward, ForwardSide side) {
+  for_each_forward_series(forward, side, [&m](const char* family, const ops::Labels& labels) { m.declare(family, labels); });
+}
+
+void forget_forward_metrics(ops::Metrics& m, const std::string& forward, ForwardSide side) {
+  m.remove("hcbridge_forward_up", {{"forward", forward}});
+  if (side == ForwardSide::remote) m.remove("hcbridge_control_channel_up", {{"forward", forward}});
+  for_each_forward_series(forward, side,
+                          [&m](const char* family, const ops::Labels& labels) { m.remove_unused(family, labels); });
+}
+
+}  // namespace bridge

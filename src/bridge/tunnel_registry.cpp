@@ -31,8 +31,8 @@ std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, asio::ip::tcp::soc
                                              std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
                                              std::chrono::milliseconds idle_timeout) {
   ops::log(spdlog::level::info,
-           fmt::format("tunnel {} open: forward={} hc={} peer={} tracking_id={}", info.id, info.forward, info.hc,
-                       info.peer, info.tracking_id),
+           fmt::format("tunnel {} open: forward={} hc={} peer={} tracking_id={}", info.id, ops::text_value(info.forward),
+                       ops::text_value(info.hc), ops::text_value(info.peer), ops::text_value(info.tracking_id)),
            "tunnel open",
            {{"tunnel_id", info.id}, {"forward", info.forward}, {"hc", info.hc}, {"peer", info.peer},
             {"tracking_id", info.tracking_id}});
@@ -60,12 +60,13 @@ void TunnelRegistry::closed(Tunnel& t, const TunnelSummary& s) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(s.duration).count();
   // Normal ends are info: an operator has nothing to do about a client that hung up.
   ops::log(spdlog::level::info,
-           fmt::format("tunnel {} closed: forward={} reason=\"{}\" duration_ms={} bytes_to_relay={} bytes_from_relay={}",
-                       t.info().id, t.info().forward, s.reason, ms, s.bytes_to_relay, s.bytes_from_relay),
+           fmt::format("tunnel {} closed: forward={} reason={} duration_ms={} bytes_to_relay={} bytes_from_relay={}",
+                       t.info().id, ops::text_value(t.info().forward), ops::text_value(s.reason, true), ms,
+                       s.bytes_to_relay, s.bytes_from_relay),
            "tunnel closed",
            {{"tunnel_id", t.info().id}, {"forward", t.info().forward}, {"hc", t.info().hc}, {"peer", t.info().peer},
-            {"tracking_id", t.info().tracking_id}, {"reason", s.reason}, {"duration_ms", std::to_string(ms)},
-            {"bytes_to_relay", std::to_string(s.bytes_to_relay)}, {"bytes_from_relay", std::to_string(s.bytes_from_relay)}});
+            {"tracking_id", t.info().tracking_id}, {"reason", s.reason}, {"duration_ms", ms},
+            {"bytes_to_relay", s.bytes_to_relay}, {"bytes_from_relay", s.bytes_from_relay}});
   metrics_->add("hcbridge_tunnels_closed_total", {{"forward", t.info().forward}, {"reason", close_kind_name(s.kind)}});
   auto it = tunnels_.find(&t);
   if (it != tunnels_.end()) {

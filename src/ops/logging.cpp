@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -56,7 +57,70 @@ class JsonFormatter : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
 };
 
+// Appends `v` escaped for a text line: control characters always (\n \r \t \xHH); backslashes and quotes too for
+// key=value values. Returns whether anything was escaped.
+bool append_escaped(std::string& out, std::string_view v, bool quotes_and_backslashes) {
+  bool escaped = false;
+  for (const unsigned char c : v) {
+    const char* named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : nullptr;
+    if (quotes_and_backslashes && (c == '\\' || c == '"')) {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (named) {
+      out += named;
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+      continue;
+    }
+    escaped = true;
+  }
+  return escaped;
+}
+
+bool has_control_character(std::string_view v) {
+  for (const unsigned char c : v)
+    if (c < 0x20 || c == 0x7f) return true;
+  return false;
+}
+
+// The text format's pattern, with control characters in the message escaped first.
+class TextFormatter : public spdlog::formatter {
+ public:
+  explicit TextFormatter(std::unique_ptr<spdlog::formatter> pattern) : pattern_(std::move(pattern)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (!has_control_character(payload)) return pattern_->format(msg, dest);
+    std::string escaped;
+    append_escaped(escaped, payload, false);
+    spdlog::details::log_msg copy = msg;
+    copy.payload = spdlog::string_view_t(escaped.data(), escaped.size());
+    pattern_->format(copy, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<TextFormatter>(pattern_->clone()); }
+
+ private:
+  std::unique_ptr<spdlog::formatter> pattern_;
+};
+
 }  // namespace
+
+Field::Field(const char* k, double v) : key(k) {
+  const bool finite = std::isfinite(v);
+  value = finite ? fmt::format("{}", v) : std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  kind = finite ? Kind::number : Kind::string;
+}
+
+std::string text_value(std::string_view value, bool always_quote) {
+  std::string escaped;
+  const bool changed = append_escaped(escaped, value, true);
+  if (always_quote || changed || value.empty() || value.find_first_of(" =") != std::string_view::npos)
+    return '"' + escaped + '"';
+  return escaped;
+}
 
 std::string json_escape(std::string_view text) {
   std::string out;
@@ -91,7 +155,9 @@ std::string render_fields(std::string_view message, std::initializer_list<Field>
       first = false;
       out += '"';
       out += f.key;
-      out += "\":\"" + json_escape(f.value) + '"';
+      out += "\":";
+      if (f.kind == Field::Kind::string) out += '"' + json_escape(f.value) + '"';
+      else out += f.value;
     }
     out += kFieldsEnd;
     out.append(message.data(), message.size());
@@ -102,9 +168,7 @@ std::string render_fields(std::string_view message, std::initializer_list<Field>
     out += ' ';
     out += f.key;
     out += '=';
-    const bool quote = f.value.empty() || f.value.find_first_of(" \"=") != std::string::npos;
-    if (quote) out += '"' + f.value + '"';
-    else out += f.value;
+    out += f.kind == Field::Kind::string ? text_value(f.value) : f.value;
   }
   return out;
 }
@@ -121,6 +185,14 @@ void log(spdlog::level::level_enum level, std::string_view text_line, std::strin
   else spdlog::log(level, "{}", text_line);
 }
 
+std::unique_ptr<spdlog::formatter> make_formatter(std::string_view format, bool journal) {
+  if (format == "json") return std::make_unique<JsonFormatter>();
+  auto pattern = journal ? std::make_unique<spdlog::pattern_formatter>("<%l> %v")
+                         : std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v",
+                                                                       spdlog::pattern_time_type::utc);
+  return std::make_unique<TextFormatter>(std::move(pattern));
+}
+
 hc::Result<bool> setup_logging(std::string_view level_name, std::string_view format) {
   const auto level = spdlog::level::from_str(std::string(level_name));
   // from_str maps unknown names to "off"; only accept "off" when asked for.
@@ -132,13 +204,7 @@ hc::Result<bool> setup_logging(std::string_view level_name, std::string_view for
 
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("hcbridge", sink);
-  if (format == "json") {
-    logger->set_formatter(std::make_unique<JsonFormatter>());
-  } else if (std::getenv("JOURNAL_STREAM") != nullptr) {
-    logger->set_pattern("<%l> %v");
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
-  }
+  logger->set_formatter(make_formatter(format, std::getenv("JOURNAL_STREAM") != nullptr));
   logger->set_level(level);
   logger->flush_on(spdlog::level::trace);
   g_json = format == "json";

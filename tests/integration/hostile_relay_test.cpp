@@ -5,9 +5,14 @@
 // normal tunnel crosses the same fake relay.
 #include "fake_relay.hpp"
 
+#include "ops/logging.hpp"
 #include "support/test_cert.hpp"
 
+#include <rapidjson/document.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
+#include <fstream>
 
 using testing::FakeRelay;
 using testing::resident_bytes;
@@ -732,6 +737,136 @@ TEST_CASE("hostile relay: a bad close code on a tunnel aborts that tunnel only")
   CHECK(rv->close_code() == 1002);
   CHECK(h.daemon->metrics().value("hcbridge_tunnels_closed_total", {{"forward", "T:tun"}, {"reason", "relay_error"}}) == 1);
   prove_listener_alive(h, "tunnel bad close");
+}
+
+// ------------------------------------------------------------------------------------------------ log lines
+
+namespace {
+
+// What the process writes to stderr (the daemon's log, in `format`), captured into a file for the test to read.
+class CapturedLog {
+ public:
+  explicit CapturedLog(const char* format) : previous_(spdlog::default_logger()) {
+    char name[] = "/tmp/hcb-log-XXXXXX";
+    const int fd = ::mkstemp(name);
+    REQUIRE(fd >= 0);
+    path_ = name;
+    std::fflush(stderr);
+    saved_stderr_ = ::dup(2);
+    ::dup2(fd, 2);
+    ::close(fd);
+    REQUIRE(ops::setup_logging("info", format));
+  }
+  ~CapturedLog() {
+    std::fflush(stderr);
+    ::dup2(saved_stderr_, 2);
+    ::close(saved_stderr_);
+    (void)ops::setup_logging("info", "text");
+    spdlog::set_default_logger(previous_);
+    std::remove(path_.c_str());
+  }
+  std::vector<std::string> lines() const {
+    std::fflush(stderr);
+    std::ifstream in(path_);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::string path_;
+  int saved_stderr_ = -1;
+};
+
+// A tunnel from the fake (as the sender) to the echo target whose accept carries `id` and `remote_address`, closed
+// cleanly by both sides.
+void tunnel_with_accept(Hostile& h, const std::string& id, const std::string& remote_address) {
+  hc::AcceptMessage a;
+  a.address = h.fake.accept_address("rv1");
+  a.id = id;
+  a.remote_address = remote_address;
+  a.remote_port = 40000;
+  FakeRelay::ConnPtr control, rv;
+  REQUIRE(run_until(h.io, [&] { return (control = h.fake.live_control()) != nullptr; }));
+  control->send_text(hc::build_accept_message(a));
+  REQUIRE(run_until(h.io, [&] { return (rv = h.fake.latest("accept")) != nullptr; }));
+  FakeRelay::play_sender(rv, "web", "hello");
+  rv->send_close(1000);
+  REQUIRE(run_until(h.io, [&] { return h.daemon->tunnels().opened() == 1 && h.daemon->tunnels().size() == 0; }));
+}
+
+}  // namespace
+
+TEST_CASE("hostile relay: ids and addresses from the relay are escaped in text log lines") {
+  CapturedLog log("text");
+  Hostile h;
+  h.start();
+  const std::string evil = "evil \"id\"\r\n2026-01-01T00:00:00.000Z error forged\x1b[31m\\";
+  tunnel_with_accept(h, evil, "1.2.3.4 x");
+  // An accept that is refused logs the id too (a free-text line, not key=value).
+  h.fake.live_control()->send_text(accept_json("ws://10.9.9.9:1/$hc/tun?sb-hc-id=x", evil));
+  REQUIRE(run_until(h.io, [&] { return h.failed("T:tun", "bad_rendezvous_address") == 1; }));
+  const auto lines = log.lines();
+  std::size_t opens = 0, closes = 0, refusals = 0;
+  for (const auto& line : lines) {
+    CHECK(line.find_first_of("\r\x1b") == std::string::npos);
+    CHECK(line.rfind("2026-01-01T00:00:00.000Z", 0) != 0);  // no line forged by the relay
+    if (line.find("tunnel t1 open:") != std::string::npos) {
+      ++opens;
+      CHECK_THAT(line, Catch::Contains(R"( tracking_id="evil \"id\"\r\n2026-01-01T00:00:00.000Z error forged\x1b[31m\\")"));
+      CHECK_THAT(line, Catch::Contains(" peer=\"1.2.3.4 x:40000 -> 127.0.0.1:"));
+    }
+    if (line.find("tunnel t1 closed:") != std::string::npos) {
+      ++closes;
+      CHECK_THAT(line, Catch::Contains(" reason=\"closed\" "));
+    }
+    if (line.find("refusing to dial") != std::string::npos) {
+      ++refusals;
+      CHECK_THAT(line, Catch::Contains(R"(evil "id"\r\n2026-01-01T00:00:00.000Z error forged\x1b[31m\)"));
+    }
+  }
+  CHECK(opens == 1);
+  CHECK(closes == 1);
+  CHECK(refusals == 1);
+}
+
+TEST_CASE("tunnel log lines in JSON carry numbers as numbers and escape what the relay sent") {
+  CapturedLog log("json");
+  Hostile h;
+  h.start();
+  tunnel_with_accept(h, "id \"quoted\"\n", "1.2.3.4");
+  std::size_t opens = 0, closes = 0;
+  for (const auto& line : log.lines()) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    REQUIRE_FALSE(d.HasParseError());
+    REQUIRE(d.IsObject());
+    CHECK(d["time"].IsString());
+    CHECK(d["level"].IsString());
+    REQUIRE(d["msg"].IsString());
+    const std::string msg = d["msg"].GetString();
+    if (msg != "tunnel open" && msg != "tunnel closed") continue;
+    for (const char* key : {"tunnel_id", "forward", "hc", "peer", "tracking_id"}) {
+      REQUIRE(d.HasMember(key));
+      CHECK(d[key].IsString());
+    }
+    CHECK(std::string(d["tracking_id"].GetString()) == "id \"quoted\"\n");
+    if (msg == "tunnel open") {
+      ++opens;
+      continue;
+    }
+    ++closes;
+    CHECK(std::string(d["reason"].GetString()) == "closed");
+    for (const char* key : {"duration_ms", "bytes_to_relay", "bytes_from_relay"}) {
+      REQUIRE(d.HasMember(key));
+      CHECK(d[key].IsUint64());
+    }
+    CHECK(d["bytes_to_relay"].GetUint64() == 5);  // the echo of "hello" (the preamble reply is not counted)
+    CHECK(d["bytes_from_relay"].GetUint64() == 5);
+  }
+  CHECK(opens == 1);
+  CHECK(closes == 1);
 }
 
 // ------------------------------------------------------------------------------------------------ TLS

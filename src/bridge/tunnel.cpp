@@ -5,6 +5,7 @@ namespace {
 constexpr std::size_t kChunk = net::BufferPool::kPayload;
 constexpr std::size_t kHeadroom = net::BufferPool::kHeadroom;
 constexpr auto kStallThreshold = std::chrono::milliseconds(100);
+constexpr auto kCloseLinger = std::chrono::seconds(1);  // for the close frame of a failed WebSocket
 }  // namespace
 
 const char* close_kind_name(CloseKind kind) {
@@ -104,6 +105,8 @@ void Tunnel::ws_to_tcp() {
       if (ec == asio::error::operation_aborted) return self->finish(self->pending_reason_, self->pending_kind_);
       return self->finish("relay side: " + ec.message(), CloseKind::relay_error);
     }
+    if (view.opcode == net::ws::Opcode::text && !self->valid_text(view))
+      return self->fail_relay_side(1007, "text message is not valid UTF-8");
     const auto since = self->last_activity_ = std::chrono::steady_clock::now();
     if (view.size == 0) return self->ws_to_tcp();
     // Written straight from the WebSocket's block; the view stays valid until the next read, which waits for this.
@@ -115,6 +118,18 @@ void Tunnel::ws_to_tcp() {
                         self->ws_to_tcp();
                       });
   });
+}
+
+bool Tunnel::valid_text(const net::ReadView& view) {
+  const bool valid = utf8_.feed(view.data, view.size) && (!view.message_end || utf8_.complete());
+  if (view.message_end) utf8_.reset();
+  return valid;
+}
+
+void Tunnel::fail_relay_side(uint16_t code, const char* why) {
+  ws_failing_ = true;
+  ws_->fail_connection(code, why, kCloseLinger);
+  finish(std::string("relay side: ") + why, CloseKind::relay_error);
 }
 
 void Tunnel::arm_idle_timer() {
@@ -162,7 +177,7 @@ void Tunnel::finish(const std::string& reason, CloseKind kind) {
     // An abort on one side aborts the other: RST the local socket so the client sees an error, not a clean EOF.
     tcp_.set_option(asio::socket_base::linger(true, 0), ignored);
     tcp_.close(ignored);
-    ws_->abort();
+    if (!ws_failing_) ws_->abort();
   }
   TunnelSummary summary;
   summary.duration = std::chrono::steady_clock::now() - started_;

@@ -4,7 +4,9 @@
 //  - no copies and no idle memory: a TCP read lands in a pooled block behind room for the frame header and is sent
 //    from there; relay payload is written to TCP straight from the WebSocket's block. A quiet tunnel holds no block;
 //  - half-close both ways: local EOF -> close frame (our direction only); peer's close frame -> shutdown(SHUT_WR) on TCP;
-//  - an abort on either side (RST, TCP drop, protocol error) aborts the other.
+//  - an abort on either side (RST, TCP drop, protocol error) aborts the other;
+//  - binary messages are opaque; a text message that is not UTF-8 fails the tunnel with 1007 (RFC 6455 8.1), checked
+//    as it streams (a code point may straddle frames and reads) and only for text, so binary traffic pays nothing.
 #pragma once
 
 #include "net/buffer_pool.hpp"
@@ -75,6 +77,8 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   void maybe_finish();
   void finish(const std::string& reason, CloseKind kind);
   void written(bool to_relay, std::size_t n, std::chrono::steady_clock::time_point since);
+  bool valid_text(const net::ReadView& view);
+  void fail_relay_side(uint16_t code, const char* why);
 
   TunnelInfo info_;
   asio::ip::tcp::socket tcp_;
@@ -92,6 +96,8 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   bool tcp_eof_ = false;       // local side finished sending (we sent our close frame)
   bool ws_closed_ = false;     // relay side finished sending (we shut down TCP's write side)
   bool finished_ = false;
+  bool ws_failing_ = false;    // fail_relay_side() is sending its close frame: finish() must not abort it
+  net::ws::Utf8Validator utf8_;  // the text message being received
   std::string pending_reason_;
   CloseKind pending_kind_ = CloseKind::shutdown;
 };

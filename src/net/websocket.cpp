@@ -252,6 +252,18 @@ bool WebSocket::handle_control_frame() {
 }
 
 void WebSocket::fail(uint16_t code, const char* why, WsError error) {
+  close_then_abort(code, why);
+  deliver(error);
+}
+
+void WebSocket::fail_connection(uint16_t code, std::string_view why, std::chrono::milliseconds linger) {
+  close_then_abort(code, why);
+  if (aborted_) return;
+  auto deadline = std::make_shared<asio::steady_timer>(stream_->get_executor(), linger);
+  deadline->async_wait([deadline, self = shared_from_this()](std::error_code) { self->abort(); });
+}
+
+void WebSocket::close_then_abort(uint16_t code, std::string_view why) {
   // Tell the peer why (best effort), then drop the connection once that frame is out or failed.
   if (!close_queued_ && !aborted_) {
     close_queued_ = true;
@@ -263,7 +275,6 @@ void WebSocket::fail(uint16_t code, const char* why, WsError error) {
   } else {
     abort();
   }
-  deliver(error);
 }
 
 // ---------------------------------------------------------------------------------------------------------- writing

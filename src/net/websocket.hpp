@@ -13,6 +13,7 @@
 #include "net/ws_frame.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -88,6 +89,10 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
 
   // Drops the TCP connection at once, without a close frame (an abort). Pending handlers get operation_aborted.
   void abort();
+  // Fails the connection for something the owner found in the payload (RFC 6455 7.1.7; e.g. 1007, a text message
+  // that is not UTF-8): a close frame with `code`, then the TCP connection is dropped once that frame is out, or after
+  // `linger` at the latest (a peer that does not read cannot keep it). Just an abort if our close went out already.
+  void fail_connection(uint16_t code, std::string_view why, std::chrono::milliseconds linger);
 
   void set_pong_handler(std::function<void()> handler) { on_pong_ = std::move(handler); }
   // Called once when the connection is fully finished (both closes exchanged and the socket shut, or aborted).
@@ -123,6 +128,7 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
   void write_data(asio::mutable_buffer payload, ws::Opcode opcode, bool fin, WriteHandler handler, bool in_place);
   bool handle_control_frame();
   void fail(uint16_t code, const char* why, WsError error);
+  void close_then_abort(uint16_t code, std::string_view why);
   void enqueue(OutFrame frame, bool control);
   void write_next();
   void make_mask(uint8_t out[4]);

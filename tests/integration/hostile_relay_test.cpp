@@ -739,6 +739,78 @@ TEST_CASE("hostile relay: a bad close code on a tunnel aborts that tunnel only")
   prove_listener_alive(h, "tunnel bad close");
 }
 
+TEST_CASE("hostile relay: a text message that is not UTF-8 on a tunnel fails it with 1007 (listener and sender side)") {
+  Hostile h;
+  h.start();
+  const std::string reply = hc::preamble_reply_accepted(hc::PreambleMode::stream);
+  auto closed_as_relay_error = [&](const std::string& forward) {
+    return h.daemon->metrics().value("hcbridge_tunnels_closed_total", {{"forward", forward}, {"reason", "relay_error"}});
+  };
+  SECTION("listener side: a code point that a later frame, in a later read, breaks") {
+    auto rv = open_tunnel(h, "utf8-split", "hello");
+    rv->send(server_frame(Op::text, "ok \xE2\x82", false));  // valid so far: forwarded, and echoed back
+    REQUIRE(run_until(h.io, [&] {
+      rv->parse();
+      return rv->data() == reply + "hello" + "ok \xE2\x82";
+    }));
+    const auto t0 = Clock::now();
+    rv->send(server_frame(Op::continuation, "(", true));  // 0x28 cannot continue E2 82
+    REQUIRE(run_until(h.io, [&] { return rv->ended && h.daemon->tunnels().count("T:tun") == 0; }, 5s));
+    note("tunnel, text message not UTF-8: failed with 1007", ms_between(t0, rv->ended_at));
+    rv->parse();
+    CHECK(rv->close_code() == uint16_t{1007});
+    CHECK(closed_as_relay_error("T:tun") == 1);
+    prove_listener_alive(h, "tunnel text not UTF-8");
+  }
+  SECTION("listener side: a text message that ends inside a code point") {
+    auto rv = open_tunnel(h, "utf8-end", "hello");
+    rv->send(server_frame(Op::text, "abc\xF0\x9F", true));
+    REQUIRE(run_until(h.io, [&] { return rv->ended && h.daemon->tunnels().count("T:tun") == 0; }, 5s));
+    rv->parse();
+    CHECK(rv->close_code() == uint16_t{1007});
+    CHECK(closed_as_relay_error("T:tun") == 1);
+  }
+  SECTION("listener side: valid text split inside a code point, and binary that is not UTF-8, pass untouched") {
+    auto rv = open_tunnel(h, "utf8-ok", "hello");
+    rv->send(server_frame(Op::text, "h\xC3", false));
+    REQUIRE(run_until(h.io, [&] {
+      rv->parse();
+      return rv->data() == reply + "hello" + "h\xC3";
+    }));
+    rv->send(server_frame(Op::continuation, "\xA9llo \xF0\x9F\x98\x80", true) + server_frame(Op::binary, "\xff\xfe\xC0"));
+    const std::string want = reply + "hello" + "h\xC3\xA9llo \xF0\x9F\x98\x80" + "\xff\xfe\xC0";
+    REQUIRE(run_until(h.io, [&] {
+      rv->parse();
+      return rv->data() == want;
+    }));
+    CHECK_FALSE(rv->ended);
+    CHECK(h.daemon->tunnels().count("T:tun") == 1);
+    rv->send_close(1000);
+    REQUIRE(run_until(h.io, [&] { return h.daemon->tunnels().count("T:tun") == 0; }));
+    CHECK(closed_as_relay_error("T:tun") == 0);
+  }
+  SECTION("sender side: the local client is reset") {
+    h.fake.scripts["connect"] = [](const FakeRelay::ConnPtr& c) {
+      c->upgrade();
+      FakeRelay::play_echo_listener(c);
+    };
+    auto client = RawClient::connect(h.io, h.local_port());
+    asio::write(client->sock, asio::buffer(std::string("hello")));
+    REQUIRE(run_until(h.io, [&] { return client->received == "hello"; }));
+    auto conn = h.fake.latest("connect");
+    conn->on_data = nullptr;
+    conn->send(server_frame(Op::text, "\xC0\xAF"));  // an overlong '/'
+    REQUIRE(run_until(h.io, [&] { return client->ended && conn->ended; }, 5s));
+    CHECK(client->error != asio::error::eof);  // a reset, not a clean end
+    CHECK(client->received == "hello");
+    conn->parse();
+    CHECK(conn->close_code() == uint16_t{1007});
+    CHECK(h.daemon->tunnels().count("L:tun") == 0);
+    CHECK(closed_as_relay_error("L:tun") == 1);
+    prove_sender_alive(h, "tunnel text not UTF-8");
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ log lines
 
 namespace {

@@ -5,7 +5,9 @@
 #include "bridge_fixture.hpp"
 
 #include "support/test_cert.hpp"
+#include "support/tunnel_config.hpp"
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -89,22 +91,11 @@ TEST_CASE("threads: relay, daemon and targets on their own threads, clients on f
     return target->port();
   });
 
-  bridge::Config config;
   // "localhost" makes the daemon resolve, which Asio does on a thread of its own.
-  config.relay.endpoint = "wss://localhost:" + std::to_string(relay_port) + "/";
+  bridge::Config config = testing::tunnel_pair_config("wss://localhost:" + std::to_string(relay_port) + "/",
+                                                      testing::kTestRelayKey, "threads");
   config.relay.ca_file = cert.cert_file;
-  config.relay.key_name = "root";
-  config.relay.key = testing::kTestRelayKey;
-  config.backoff_initial = bridge::Seconds(0.05);
-  config.backoff_max = bridge::Seconds(0.2);
-  bridge::LocalForward l;
-  l.hc = "threads";
-  l.bindings.push_back(bridge::LocalBinding{"127.0.0.1", 0, "web"});
-  config.local_forwards.push_back(l);
-  bridge::RemoteForward r;
-  r.hc = "threads";
-  r.targets.push_back(bridge::RemoteTarget{"web", "localhost", target_port});
-  config.remote_forwards.push_back(r);
+  config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"web", "localhost", target_port});
 
   std::unique_ptr<bridge::Daemon> daemon;
   const bool started = daemon_loop.call([&] {

@@ -120,15 +120,37 @@ TEST_CASE("threads: relay, daemon and targets on their own threads, clients on f
       return exact;
     }));
   }
-  std::size_t scrapes = 0;
+  // Each scrape records what it saw: a complete exposition (families with HELP, the status line, and the tunnel
+  // counter's samples once a tunnel opened) and the tunnels opened so far. They must overlap the traffic (some scrape sees 0 < opened < 40) and never see the
+  // counter go back.
+  struct Scrape {
+    bool complete;
+    uint64_t opened;
+  };
+  std::vector<Scrape> scrapes;
   while (std::any_of(clients.begin(), clients.end(), [](auto& f) { return f.wait_for(0ms) != std::future_status::ready; })) {
-    scrapes += daemon_loop.call([&] { return daemon->metrics().render().size() + daemon->status_line().size(); }) > 0 ? 1 : 0;
+    scrapes.push_back(daemon_loop.call([&] {
+      const std::string text = daemon->metrics().render();
+      const uint64_t opened = daemon->tunnels().opened();
+      const bool complete = text.find("# HELP hcbridge_") != std::string::npos && !daemon->status_line().empty() &&
+                            (opened == 0 || text.find("hcbridge_tunnels_opened_total{") != std::string::npos);
+      return Scrape{complete, opened};
+    }));
     std::this_thread::sleep_for(2ms);
   }
   int exact = 0;
   for (auto& f : clients) exact += f.get();
   CHECK(exact == 20);
-  CHECK(scrapes > 0);
+  REQUIRE(!scrapes.empty());
+  const auto incomplete = std::count_if(scrapes.begin(), scrapes.end(), [](const Scrape& s) { return !s.complete; });
+  const auto during =
+      std::count_if(scrapes.begin(), scrapes.end(), [](const Scrape& s) { return s.opened > 0 && s.opened < 40; });
+  const bool monotonic = std::is_sorted(scrapes.begin(), scrapes.end(),
+                                        [](const Scrape& a, const Scrape& b) { return a.opened < b.opened; });
+  INFO("scrapes " << scrapes.size() << ", during the traffic " << during);
+  CHECK(incomplete == 0);
+  CHECK(during >= 1);
+  CHECK(monotonic);
   CHECK(daemon_loop.call([&] { return daemon->tunnels().opened(); }) == 40);  // 20 per side
 
   // Shut everything down on its own loop.

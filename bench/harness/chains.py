@@ -67,6 +67,17 @@ class Chain:
         self.client_args = []
         self.client_env = env.child_env()
 
+    def __enter__(self):
+        """The chain builders below start their processes inside `with Chain(...) as chain:`."""
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """A chain whose start-up fails stops what it already started (its server and relay, say) before the
+        error goes on."""
+        if exc_type is not None:
+            self.stop()
+        return False
+
     def start(self, role, argv, **kw):
         proc = Proc(f"{self.name} {role}", argv, self.env.workdir, **kw)
         self.procs[role] = proc
@@ -112,59 +123,60 @@ def start_relay(chain, tls):
 
 
 def direct(env):
-    chain = Chain("direct", "direct TCP", env)
-    port = start_server(chain)
-    chain.client_args = ["--connect", f"127.0.0.1:{port}"]
+    with Chain("direct", "direct TCP", env) as chain:
+        port = start_server(chain)
+        chain.client_args = ["--connect", f"127.0.0.1:{port}"]
     return chain
 
 
 def hcbridge(env, tls, max_connections=20000):
     name = "hcbridge-tls" if tls else "hcbridge-ws"
-    chain = Chain(name, f"hcbridge, {'TLS' if tls else 'ws://'}", env)
-    server_port = start_server(chain)
-    endpoint = start_relay(chain, tls)
-    common = [env.hcbridge, "-e", endpoint, "-K", KEY_NAME, "--key-file", env.key_file,
-              "--max-connections", str(max_connections), "--log-level", LOG_LEVEL]
-    if tls:
-        common += ["--ca-file", env.ca_file]
-    listener = chain.start("hcbridge -T", common + ["-T", f"{HC_NAME}:127.0.0.1:{server_port}"])
-    listener.wait_for(lambda l: "control channel connected" in l, 15, "'control channel connected'")
-    local_port = free_port()
-    sender = chain.start("hcbridge -L", common + ["-L", f"127.0.0.1:{local_port}:{HC_NAME}"])
-    sender.wait_for(lambda l: "listening on" in l, 15, "'listening on'")
-    chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
+    with Chain(name, f"hcbridge, {'TLS' if tls else 'ws://'}", env) as chain:
+        server_port = start_server(chain)
+        endpoint = start_relay(chain, tls)
+        common = [env.hcbridge, "-e", endpoint, "-K", KEY_NAME, "--key-file", env.key_file,
+                  "--max-connections", str(max_connections), "--log-level", LOG_LEVEL]
+        if tls:
+            common += ["--ca-file", env.ca_file]
+        listener = chain.start("hcbridge -T", common + ["-T", f"{HC_NAME}:127.0.0.1:{server_port}"])
+        listener.wait_for(lambda l: "control channel connected" in l, 15, "'control channel connected'")
+        local_port = free_port()
+        sender = chain.start("hcbridge -L", common + ["-L", f"127.0.0.1:{local_port}:{HC_NAME}"])
+        sender.wait_for(lambda l: "listening on" in l, 15, "'listening on'")
+        chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
     return chain
 
 
 def node_peer(env, tls):
     name = "node-tls" if tls else "node-ws"
-    chain = Chain(name, f"Node hyco-ws peer, {'TLS' if tls else 'ws://'}", env)
-    server_port = start_server(chain)
-    endpoint = start_relay(chain, tls).rstrip("/")
-    node_env = env.child_env(NODE_PATH=os.path.join(env.root, "tests", "interop", "node_modules"),
-                             HCB_BENCH_KEY_NAME=KEY_NAME, HCB_BENCH_KEY=env.key)
-    if tls:
-        node_env["NODE_EXTRA_CA_CERTS"] = env.ca_file
-    script = os.path.join(env.root, "bench", "peers", "node_forwarder.js")
-    ready = lambda l: (json_line(l) or {}).get("event") == "ready"
-    listener = chain.start("node -T", ["node", script, "-T", "--relay", endpoint, "--hc", HC_NAME,
-                                       "--target", f"127.0.0.1:{server_port}"], env=node_env)
-    listener.wait_for(ready, 15, "ready")
-    local_port = free_port()
-    sender = chain.start("node -L", ["node", script, "-L", "--relay", endpoint, "--hc", HC_NAME,
-                                     "--port", str(local_port)], env=node_env)
-    sender.wait_for(ready, 15, "ready")
-    chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
+    with Chain(name, f"Node hyco-ws peer, {'TLS' if tls else 'ws://'}", env) as chain:
+        server_port = start_server(chain)
+        endpoint = start_relay(chain, tls).rstrip("/")
+        node_env = env.child_env(NODE_PATH=os.path.join(env.root, "tests", "interop", "node_modules"),
+                                 HCB_BENCH_KEY_NAME=KEY_NAME, HCB_BENCH_KEY=env.key)
+        if tls:
+            node_env["NODE_EXTRA_CA_CERTS"] = env.ca_file
+        script = os.path.join(env.root, "bench", "peers", "node_forwarder.js")
+        ready = lambda l: (json_line(l) or {}).get("event") == "ready"
+        listener = chain.start("node -T", ["node", script, "-T", "--relay", endpoint, "--hc", HC_NAME,
+                                           "--target", f"127.0.0.1:{server_port}"], env=node_env)
+        listener.wait_for(ready, 15, "ready")
+        local_port = free_port()
+        sender = chain.start("node -L", ["node", script, "-L", "--relay", endpoint, "--hc", HC_NAME,
+                                         "--port", str(local_port)], env=node_env)
+        sender.wait_for(ready, 15, "ready")
+        chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
     return chain
 
 
 def relay_only(env, tls):
     name = "relay-tls" if tls else "relay-ws"
-    chain = Chain(name, f"relay only (HC clients), {'TLS' if tls else 'ws://'}", env)
-    endpoint = start_relay(chain, tls)
-    start_server(chain, hc_endpoint=endpoint)
-    chain.client_args = ["--hc-endpoint", endpoint, "--hc", HC_NAME, "--key-name", KEY_NAME, "--ca-file", env.ca_file]
-    chain.client_env = env.child_env(HCBENCH_KEY=env.key)
+    with Chain(name, f"relay only (HC clients), {'TLS' if tls else 'ws://'}", env) as chain:
+        endpoint = start_relay(chain, tls)
+        start_server(chain, hc_endpoint=endpoint)
+        chain.client_args = ["--hc-endpoint", endpoint, "--hc", HC_NAME, "--key-name", KEY_NAME,
+                             "--ca-file", env.ca_file]
+        chain.client_env = env.child_env(HCBENCH_KEY=env.key)
     return chain
 
 

@@ -119,6 +119,7 @@ void LocalForwarder::open_tunnel(asio::ip::tcp::socket client, const std::string
   options.tls = relay_.tls;
   options.ws.pool = tunnels_->buffers();
   options.timeout = ms(config_->connect_timeout);
+  options.proxy = relay_.proxy;
   const std::string token = relay_.tokens->token_for(forward_.hc, static_cast<int64_t>(std::time(nullptr)));
   if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
   auto holder = std::make_shared<asio::ip::tcp::socket>(std::move(client));
@@ -140,7 +141,8 @@ void LocalForwarder::open_tunnel(asio::ip::tcp::socket client, const std::string
         if (ec) {
           if (ec == net::ConnectError::http_status)
             return fail(r.http_status == 404 ? "no_listener" : "relay_refused", std::to_string(r.http_status) + " " + r.reason);
-          return fail("relay_unreachable", r.reason.empty() ? ec.message() : r.reason);
+          const char* proxy_word = net::proxy_error_word(ec);
+          return fail(*proxy_word ? proxy_word : "relay_unreachable", r.reason.empty() ? ec.message() : r.reason);
         }
         auto ws = r.ws;
         auto open = [self, holder, peer, id, tracking, ws, done, setup_started](std::string leftover) {

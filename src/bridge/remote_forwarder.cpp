@@ -97,6 +97,7 @@ void RemoteForwarder::connect() {
   options.tls = relay_.tls;
   options.ws.pool = tunnels_->buffers();
   options.timeout = ms(config_->connect_timeout);
+  options.proxy = relay_.proxy;
   const std::string token = relay_.tokens->token_for(forward_.hc, now_unix());
   if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
   spdlog::debug("{}: connecting control channel to {}://{}", name_, ep.tls() ? "wss" : "ws", ep.authority());
@@ -113,14 +114,22 @@ void RemoteForwarder::on_connect_result(std::error_code ec, net::ConnectResult r
     return;
   }
   if (!ec) return on_connected(result.ws);
-  const auto delay = backoff_.next();
+  auto delay = backoff_.next();
   const std::string why = describe_failure(forward_.hc, ec, result);
-  count_reconnect(result.http_status == 401   ? "unauthorized"
-                  : result.http_status == 404 ? "not_found"
-                  : result.http_status != 0   ? "refused"
-                                              : "connect_failed");
-  // 401/404 need a human; network trouble usually heals by itself, but still deserves a warning while it lasts.
-  if (result.http_status == 401 || result.http_status == 404)
+  const char* proxy_word = net::proxy_error_word(ec);
+  last_failure_ = *proxy_word                    ? proxy_word
+                  : result.http_status == 401   ? "unauthorized"
+                  : result.http_status == 404   ? "not_found"
+                  : result.http_status != 0     ? "refused"
+                                                : "connect_failed";
+  count_reconnect(last_failure_);
+  // A proxy's policy refusal (403) will not heal by itself soon: retry at the backoff cap, not in a tight loop.
+  if (ec == net::ProxyError::forbidden) delay = config_->backoff_max;
+  // 401/404 and proxy refusals need a human; network trouble usually heals by itself, but still deserves a warning.
+  const bool needs_human = result.http_status == 401 || result.http_status == 404 || ec == net::ProxyError::forbidden ||
+                           ec == net::ProxyError::auth_required || ec == net::ProxyError::auth_rejected ||
+                           ec == net::ProxyError::auth_unsupported;
+  if (needs_human)
     spdlog::error("{}: control channel refused: {}; retrying in {:.1f} s", name_, why, delay.count());
   else
     spdlog::warn("{}: control channel connect failed: {}; retrying in {:.1f} s", name_, why, delay.count());
@@ -290,6 +299,7 @@ void RemoteForwarder::reject(const std::string& address, int status, const std::
   options.tls = relay_.tls;
   options.ws.pool = tunnels_->buffers();
   options.timeout = ms(config_->connect_timeout);
+  options.proxy = relay_.proxy;
   net::async_ws_connect(io_, hc::reject_url(address, status, description), options,
                         [](std::error_code, net::ConnectResult r) {
                           if (r.ws) r.ws->abort();  // a relay should answer 410; never keep a socket either way
@@ -320,6 +330,7 @@ void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
   options.tls = relay_.tls;
   options.ws.pool = tunnels_->buffers();
   options.timeout = ms(config_->connect_timeout);
+  options.proxy = relay_.proxy;
   auto self = shared_from_this();
   auto done = [self] { --self->handshakes_; };
   net::async_ws_connect(io_, accept.address, options, [self, accept, id, peer, done, setup_started](std::error_code ec, net::ConnectResult r) {

@@ -29,6 +29,9 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   const std::string& name() const { return name_; }
   const RemoteForward& forward() const { return forward_; }
   uint64_t reconnects() const { return reconnects_; }
+  // Why the last connect attempt failed, as a metrics reason word ("proxy_auth_rejected", "unauthorized"...); "" once
+  // connected.
+  const char* last_failure() const { return connected_ ? "" : last_failure_; }
 
  private:
   void connect();
@@ -71,6 +74,7 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   bool awaiting_pong_ = false;
   bool stopped_ = false;
   uint64_t reconnects_ = 0;
+  const char* last_failure_ = "";
   uint64_t generation_ = 0;  // bumps per channel so stale callbacks of an old channel do nothing
   std::size_t handshakes_ = 0;  // accepts being set up (count toward max_connections)
 };

@@ -3,7 +3,7 @@
 #include "hc/crypto.hpp"
 #include "hc/url.hpp"
 #include "net/address.hpp"
-#include "net/ws_frame.hpp"
+#include "hc/utf8.hpp"
 
 #include <cctype>
 
@@ -20,7 +20,7 @@ hc::Result<std::string> decode_userinfo_part(std::string_view text, const char* 
       return hc::fail(std::string("proxy URL: the ") + what + " has an invalid %-escape (write '%' as %25)");
   }
   std::string decoded = hc::url_decode(text, false);
-  if (!ws::is_valid_utf8(decoded)) return hc::fail(std::string("proxy URL: the ") + what + " is not valid UTF-8");
+  if (!hc::is_valid_utf8(decoded)) return hc::fail(std::string("proxy URL: the ") + what + " is not valid UTF-8");
   for (unsigned char c : decoded) {
     if (c < 0x20 || c == 0x7f) return hc::fail(std::string("proxy URL: the ") + what + " contains a control character");
   }
@@ -125,7 +125,7 @@ hc::Result<bool> apply_proxy_credentials(ProxyUrl& proxy, std::string_view file_
     return hc::fail("proxy credentials file: expected one line 'user:password'");
   std::string user(line.substr(0, colon));
   std::string password(line.substr(colon + 1));
-  if (!ws::is_valid_utf8(user) || !ws::is_valid_utf8(password))
+  if (!hc::is_valid_utf8(user) || !hc::is_valid_utf8(password))
     return hc::fail("proxy credentials file: not valid UTF-8");
   for (unsigned char c : user + password) {
     if (c < 0x20 || c == 0x7f) return hc::fail("proxy credentials file: contains a control character");

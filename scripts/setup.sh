@@ -13,6 +13,7 @@ debs=(
   # docker.engine (HCB_DOCKER_TESTS=1): a dockerd of the test's own, the base image made offline by debootstrap,
   # Debian's docker-compose for the compose files
   docker.io debootstrap docker-compose
+  tinyproxy squid            # real HTTP CONNECT proxies for the proxy-egress tests (started unprivileged on loopback)
 )
 
 missing=()

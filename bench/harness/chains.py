@@ -2,6 +2,7 @@
 
   direct       client -> server                                                (the ceiling)
   hcbridge     client -> hcbridge -L -> hcrelay -> hcbridge -T -> server       (ws:// or TLS)
+  hcbridge-tls-squid   the same over TLS, both daemons reaching hcrelay only through squid (HTTPS_PROXY, CONNECT)
   node         client -> node -L -> hcrelay -> node -T -> server               (hyco-ws forwarder, bench/peers)
   relay        client =HC=> hcrelay =HC=> server                               (hcbench speaks HC itself)
 
@@ -129,19 +130,45 @@ def direct(env):
     return chain
 
 
-def hcbridge(env, tls, max_connections=20000):
+def start_squid(chain):
+    """squid on loopback (no auth, no cache), unprivileged when the harness runs as root; returns its proxy URL."""
+    env = chain.env
+    d = os.path.join(env.workdir, "squid")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)
+    port = free_port()
+    conf = os.path.join(d, "squid.conf")
+    with open(conf, "w") as f:
+        f.write("\n".join([
+            f"http_port 127.0.0.1:{port}", "pid_filename none", f"cache_log {d}/cache.log",
+            f"access_log stdio:{d}/access.log squid", "cache_store_log none", "netdb_filename none",
+            f"coredump_dir {d}", "cache deny all", "shutdown_lifetime 1 seconds", "http_access allow localhost",
+            "http_access deny all", ""]))
+    argv = ["squid", "-N", "-d", "1", "-f", conf]
+    if os.getuid() == 0:
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + argv
+    proc = chain.start("squid", argv)
+    proc.wait_for(lambda l: "Accepting HTTP Socket connections" in l, 15, "'Accepting HTTP Socket connections'")
+    return f"http://127.0.0.1:{port}"
+
+
+def hcbridge(env, tls, max_connections=20000, proxy=False):
     name = "hcbridge-tls" if tls else "hcbridge-ws"
-    with Chain(name, f"hcbridge, {'TLS' if tls else 'ws://'}", env) as chain:
+    label = f"hcbridge, {'TLS' if tls else 'ws://'}"
+    if proxy:
+        name, label = name + "-squid", label + ", via squid"
+    with Chain(name, label, env) as chain:
         server_port = start_server(chain)
         endpoint = start_relay(chain, tls)
+        daemon_env = env.child_env(HTTPS_PROXY=start_squid(chain), NO_PROXY="") if proxy else None
         common = [env.hcbridge, "-e", endpoint, "-K", KEY_NAME, "--key-file", env.key_file,
                   "--max-connections", str(max_connections), "--log-level", LOG_LEVEL]
         if tls:
             common += ["--ca-file", env.ca_file]
-        listener = chain.start("hcbridge -T", common + ["-T", f"{HC_NAME}:127.0.0.1:{server_port}"])
+        listener = chain.start("hcbridge -T", common + ["-T", f"{HC_NAME}:127.0.0.1:{server_port}"], env=daemon_env)
         listener.wait_for(lambda l: "control channel connected" in l, 15, "'control channel connected'")
         local_port = free_port()
-        sender = chain.start("hcbridge -L", common + ["-L", f"127.0.0.1:{local_port}:{HC_NAME}"])
+        sender = chain.start("hcbridge -L", common + ["-L", f"127.0.0.1:{local_port}:{HC_NAME}"], env=daemon_env)
         sender.wait_for(lambda l: "listening on" in l, 15, "'listening on'")
         chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
     return chain
@@ -184,6 +211,7 @@ CHAINS = {
     "direct": direct,
     "hcbridge-ws": lambda env: hcbridge(env, tls=False),
     "hcbridge-tls": lambda env: hcbridge(env, tls=True),
+    "hcbridge-tls-squid": lambda env: hcbridge(env, tls=True, proxy=True),
     "node-ws": lambda env: node_peer(env, tls=False),
     "node-tls": lambda env: node_peer(env, tls=True),
     "relay-ws": lambda env: relay_only(env, tls=False),

@@ -12,6 +12,8 @@ hc::Result<std::shared_ptr<const net::ProxyPolicy>> make_proxy_policy(const Prox
   net::ProxySettings settings;
   settings.url = config.url;
   settings.no_proxy = config.no_proxy;
+  settings.url_source = "--proxy/proxy.url";  // one setting, from the flag or the file (the flag wins)
+  settings.no_proxy_source = "--no-proxy/proxy.no_proxy";
   const auto lookup = [&config](const char* name) -> std::optional<std::string> {
     const auto it = config.env.find(name);
     if (it == config.env.end()) return std::nullopt;

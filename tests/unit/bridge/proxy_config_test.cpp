@@ -79,7 +79,7 @@ TEST_CASE("proxy: the config file's proxy section, overridden by the flags") {
   TempFile file(R"({ "proxy": { "url": "http://file-proxy:3128", "no_proxy": ".corp.example, 10.0.0.0/8" } })");
   auto p = policy_of(run({"-c", file.path}, {{"HTTPS_PROXY", "http://env:1"}, {"NO_PROXY", "env.example"}}));
   CHECK(p->proxy->host == "file-proxy");
-  CHECK(p->source == "proxy.url");
+  CHECK(p->source == "--proxy/proxy.url");
   CHECK(p->route("relay.corp.example", 443) == nullptr);
   CHECK(p->route("env.example", 443) != nullptr);  // the file's list replaces NO_PROXY
   p = policy_of(run({"-c", file.path, "--proxy", "http://flag:1", "--no-proxy", "env.example"}));
@@ -118,10 +118,10 @@ TEST_CASE("proxy: credentials from the URL or a file; check-config shows the pro
   CHECK(policy_of(o)->proxy->password == kProxySecret);
   CHECK_THAT(o.out, Catch::Contains(R"("url": "http://alice:***@proxy.corp:3128")"));
   CHECK_THAT(o.out, Catch::Contains(R"("no_proxy": "other.example")"));
-  CHECK_THAT(o.err, Catch::Contains("check-config: proxy: http://alice:***@proxy.corp:3128 (--proxy)"));
+  CHECK_THAT(o.err, Catch::Contains("check-config: proxy: http://alice:***@proxy.corp:3128 (--proxy/proxy.url)"));
   CHECK_THAT(o.err, Catch::Contains("check-config: relay relay.example:443: via http://alice:***@proxy.corp:3128"));
   o = run({"check-config", "--proxy", "proxy.corp:3128", "--no-proxy", "*.example"});
-  CHECK_THAT(o.err, Catch::Contains("relay relay.example:443: direct (matches --no-proxy)"));
+  CHECK_THAT(o.err, Catch::Contains("relay relay.example:443: direct (matches --no-proxy/proxy.no_proxy)"));
 
   TempFile creds("bob:" + kFileProxySecret + "\n", 0600);
   o = run({"check-config", "--proxy", "http://proxy.corp:3128", "--proxy-credentials-file", creds.path});

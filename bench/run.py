@@ -17,6 +17,7 @@ import platform
 import resource
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import chains, measure, report  # noqa: E402
-from harness.procs import ProcessFailed  # noqa: E402
+from harness.procs import ProcessFailed, stop_all  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,6 +50,14 @@ def raise_fd_limit():
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def exit_on_signal(signum, _frame):
+    """SIGTERM, SIGINT, SIGHUP: unwind through the finally blocks, which stop every process the harness started.
+    Further signals are ignored so that the clean-up itself is not cut short."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
 
 
 def git_commit():
@@ -177,4 +186,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, exit_on_signal)
+    try:
+        sys.exit(main())
+    finally:
+        stop_all()  # whatever an exception or a signal left running

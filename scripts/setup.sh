@@ -10,6 +10,10 @@ debs=(
   systemd          # systemd-analyze: the unit files are verified and scored by the tests
   clang libclang-rt-14-dev   # libFuzzer for the fuzz targets (fuzz/, scripts/fuzz.sh)
   python3 gnuplot-nox        # the benchmark harness (bench/run.py) and its plot
+  # docker.engine (HCB_DOCKER_TESTS=1): a dockerd of the test's own, the base image made offline by debootstrap,
+  # Debian's docker-compose for the compose files
+  docker.io debootstrap docker-compose
+  tinyproxy squid            # real HTTP CONNECT proxies for the proxy-egress tests (started unprivileged on loopback)
 )
 
 missing=()

@@ -4,7 +4,8 @@
 #     the last one being secrets.scan (no key, token or signature in any test's output), then
 #  2. the unit and integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then
 #  3. the integration tests under ThreadSanitizer (among them integration.threads:*, where relay, daemon and targets
-#     run on threads of their own), after checking that a deliberate race is caught.
+#     run on threads of their own), after checking that a deliberate race is caught;
+#  4. with HCB_DOCKER_TESTS=1 only: docker.engine, the image built and run by a real Docker engine (docs/docker.md).
 # Exits non-zero if anything fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,3 +33,9 @@ if selftest=$("$root/build-tsan/tests/integration/integration_tests" '[.tsan_sel
   exit 1
 fi
 (cd "$root/build-tsan" && ctest --output-on-failure -j2 --timeout 300 -L integration)
+
+# Several minutes (debootstrap, docker build with the unit tests inside, containers, compose), so only on request.
+if [ "${HCB_DOCKER_TESTS:-0}" = 1 ]; then
+  echo "== Docker engine: the image built and run by a real dockerd (docker.engine)"
+  (cd "$root/build" && HCB_DOCKER_TESTS=1 ctest --output-on-failure --timeout 3600 -R '^docker\.engine$')
+fi

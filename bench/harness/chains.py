@@ -2,6 +2,7 @@
 
   direct       client -> server                                                (the ceiling)
   hcbridge     client -> hcbridge -L -> hcrelay -> hcbridge -T -> server       (ws:// or TLS)
+  hcbridge-tls-squid   the same over TLS, both daemons reaching hcrelay only through squid (HTTPS_PROXY, CONNECT)
   node         client -> node -L -> hcrelay -> node -T -> server               (hyco-ws forwarder, bench/peers)
   relay        client =HC=> hcrelay =HC=> server                               (hcbench speaks HC itself)
 
@@ -67,6 +68,17 @@ class Chain:
         self.client_args = []
         self.client_env = env.child_env()
 
+    def __enter__(self):
+        """The chain builders below start their processes inside `with Chain(...) as chain:`."""
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        """A chain whose start-up fails stops what it already started (its server and relay, say) before the
+        error goes on."""
+        if exc_type is not None:
+            self.stop()
+        return False
+
     def start(self, role, argv, **kw):
         proc = Proc(f"{self.name} {role}", argv, self.env.workdir, **kw)
         self.procs[role] = proc
@@ -112,59 +124,86 @@ def start_relay(chain, tls):
 
 
 def direct(env):
-    chain = Chain("direct", "direct TCP", env)
-    port = start_server(chain)
-    chain.client_args = ["--connect", f"127.0.0.1:{port}"]
+    with Chain("direct", "direct TCP", env) as chain:
+        port = start_server(chain)
+        chain.client_args = ["--connect", f"127.0.0.1:{port}"]
     return chain
 
 
-def hcbridge(env, tls, max_connections=20000):
+def start_squid(chain):
+    """squid on loopback (no auth, no cache), unprivileged when the harness runs as root; returns its proxy URL."""
+    env = chain.env
+    d = os.path.join(env.workdir, "squid")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o777)
+    port = free_port()
+    conf = os.path.join(d, "squid.conf")
+    with open(conf, "w") as f:
+        f.write("\n".join([
+            f"http_port 127.0.0.1:{port}", "pid_filename none", f"cache_log {d}/cache.log",
+            f"access_log stdio:{d}/access.log squid", "cache_store_log none", "netdb_filename none",
+            f"coredump_dir {d}", "cache deny all", "shutdown_lifetime 1 seconds", "http_access allow localhost",
+            "http_access deny all", ""]))
+    argv = ["squid", "-N", "-d", "1", "-f", conf]
+    if os.getuid() == 0:
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + argv
+    proc = chain.start("squid", argv)
+    proc.wait_for(lambda l: "Accepting HTTP Socket connections" in l, 15, "'Accepting HTTP Socket connections'")
+    return f"http://127.0.0.1:{port}"
+
+
+def hcbridge(env, tls, max_connections=20000, proxy=False):
     name = "hcbridge-tls" if tls else "hcbridge-ws"
-    chain = Chain(name, f"hcbridge, {'TLS' if tls else 'ws://'}", env)
-    server_port = start_server(chain)
-    endpoint = start_relay(chain, tls)
-    common = [env.hcbridge, "-e", endpoint, "-K", KEY_NAME, "--key-file", env.key_file,
-              "--max-connections", str(max_connections), "--log-level", LOG_LEVEL]
-    if tls:
-        common += ["--ca-file", env.ca_file]
-    listener = chain.start("hcbridge -T", common + ["-T", f"{HC_NAME}:127.0.0.1:{server_port}"])
-    listener.wait_for(lambda l: "control channel connected" in l, 15, "'control channel connected'")
-    local_port = free_port()
-    sender = chain.start("hcbridge -L", common + ["-L", f"127.0.0.1:{local_port}:{HC_NAME}"])
-    sender.wait_for(lambda l: "listening on" in l, 15, "'listening on'")
-    chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
+    label = f"hcbridge, {'TLS' if tls else 'ws://'}"
+    if proxy:
+        name, label = name + "-squid", label + ", via squid"
+    with Chain(name, label, env) as chain:
+        server_port = start_server(chain)
+        endpoint = start_relay(chain, tls)
+        daemon_env = env.child_env(HTTPS_PROXY=start_squid(chain), NO_PROXY="") if proxy else None
+        common = [env.hcbridge, "-e", endpoint, "-K", KEY_NAME, "--key-file", env.key_file,
+                  "--max-connections", str(max_connections), "--log-level", LOG_LEVEL]
+        if tls:
+            common += ["--ca-file", env.ca_file]
+        listener = chain.start("hcbridge -T", common + ["-T", f"{HC_NAME}:127.0.0.1:{server_port}"], env=daemon_env)
+        listener.wait_for(lambda l: "control channel connected" in l, 15, "'control channel connected'")
+        local_port = free_port()
+        sender = chain.start("hcbridge -L", common + ["-L", f"127.0.0.1:{local_port}:{HC_NAME}"], env=daemon_env)
+        sender.wait_for(lambda l: "listening on" in l, 15, "'listening on'")
+        chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
     return chain
 
 
 def node_peer(env, tls):
     name = "node-tls" if tls else "node-ws"
-    chain = Chain(name, f"Node hyco-ws peer, {'TLS' if tls else 'ws://'}", env)
-    server_port = start_server(chain)
-    endpoint = start_relay(chain, tls).rstrip("/")
-    node_env = env.child_env(NODE_PATH=os.path.join(env.root, "tests", "interop", "node_modules"),
-                             HCB_BENCH_KEY_NAME=KEY_NAME, HCB_BENCH_KEY=env.key)
-    if tls:
-        node_env["NODE_EXTRA_CA_CERTS"] = env.ca_file
-    script = os.path.join(env.root, "bench", "peers", "node_forwarder.js")
-    ready = lambda l: (json_line(l) or {}).get("event") == "ready"
-    listener = chain.start("node -T", ["node", script, "-T", "--relay", endpoint, "--hc", HC_NAME,
-                                       "--target", f"127.0.0.1:{server_port}"], env=node_env)
-    listener.wait_for(ready, 15, "ready")
-    local_port = free_port()
-    sender = chain.start("node -L", ["node", script, "-L", "--relay", endpoint, "--hc", HC_NAME,
-                                     "--port", str(local_port)], env=node_env)
-    sender.wait_for(ready, 15, "ready")
-    chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
+    with Chain(name, f"Node hyco-ws peer, {'TLS' if tls else 'ws://'}", env) as chain:
+        server_port = start_server(chain)
+        endpoint = start_relay(chain, tls).rstrip("/")
+        node_env = env.child_env(NODE_PATH=os.path.join(env.root, "tests", "interop", "node_modules"),
+                                 HCB_BENCH_KEY_NAME=KEY_NAME, HCB_BENCH_KEY=env.key)
+        if tls:
+            node_env["NODE_EXTRA_CA_CERTS"] = env.ca_file
+        script = os.path.join(env.root, "bench", "peers", "node_forwarder.js")
+        ready = lambda l: (json_line(l) or {}).get("event") == "ready"
+        listener = chain.start("node -T", ["node", script, "-T", "--relay", endpoint, "--hc", HC_NAME,
+                                           "--target", f"127.0.0.1:{server_port}"], env=node_env)
+        listener.wait_for(ready, 15, "ready")
+        local_port = free_port()
+        sender = chain.start("node -L", ["node", script, "-L", "--relay", endpoint, "--hc", HC_NAME,
+                                         "--port", str(local_port)], env=node_env)
+        sender.wait_for(ready, 15, "ready")
+        chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
     return chain
 
 
 def relay_only(env, tls):
     name = "relay-tls" if tls else "relay-ws"
-    chain = Chain(name, f"relay only (HC clients), {'TLS' if tls else 'ws://'}", env)
-    endpoint = start_relay(chain, tls)
-    start_server(chain, hc_endpoint=endpoint)
-    chain.client_args = ["--hc-endpoint", endpoint, "--hc", HC_NAME, "--key-name", KEY_NAME, "--ca-file", env.ca_file]
-    chain.client_env = env.child_env(HCBENCH_KEY=env.key)
+    with Chain(name, f"relay only (HC clients), {'TLS' if tls else 'ws://'}", env) as chain:
+        endpoint = start_relay(chain, tls)
+        start_server(chain, hc_endpoint=endpoint)
+        chain.client_args = ["--hc-endpoint", endpoint, "--hc", HC_NAME, "--key-name", KEY_NAME,
+                             "--ca-file", env.ca_file]
+        chain.client_env = env.child_env(HCBENCH_KEY=env.key)
     return chain
 
 
@@ -172,6 +211,7 @@ CHAINS = {
     "direct": direct,
     "hcbridge-ws": lambda env: hcbridge(env, tls=False),
     "hcbridge-tls": lambda env: hcbridge(env, tls=True),
+    "hcbridge-tls-squid": lambda env: hcbridge(env, tls=True, proxy=True),
     "node-ws": lambda env: node_peer(env, tls=False),
     "node-tls": lambda env: node_peer(env, tls=True),
     "relay-ws": lambda env: relay_only(env, tls=False),

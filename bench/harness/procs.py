@@ -1,7 +1,11 @@
 """Child processes of the benchmark: start, wait for a line that says "ready", sample CPU time and memory, stop.
 
 Every wait is for an event (a line on stdout or stderr) with a deadline; nothing sleeps to let things settle.
+Nothing outlives the harness: every Proc is registered until stopped and stop_all() (run.py calls it on every exit
+path, signals included) stops the rest; and each child is told by the kernel to terminate when the harness dies
+without cleaning up (SIGKILL), through PR_SET_PDEATHSIG.
 """
+import ctypes
 import os
 import signal
 import subprocess
@@ -9,6 +13,24 @@ import threading
 import time
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+_running = set()          # every Proc not yet stopped
+_running_lock = threading.Lock()
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the harness's thread that started it ends (run.py starts them all from
+    its main thread). Lost if the harness died between fork and this call: then its parent is init already."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def stop_all():
+    """Stops every Proc still running (newest first); for the exit paths that skipped the normal stops."""
+    with _running_lock:
+        left = sorted(_running, key=lambda proc: proc.started, reverse=True)
+    for proc in left:
+        proc.stop()
 
 
 class ProcessFailed(RuntimeError):
@@ -30,7 +52,11 @@ class Proc:
             env=env,
             text=True,
             bufsize=1,
+            preexec_fn=_die_with_parent,
         )
+        self.started = time.monotonic()
+        with _running_lock:
+            _running.add(self)
         self.lines = []
         self._cond = threading.Condition()
         self._open_streams = 2
@@ -112,4 +138,6 @@ class Proc:
         with self._cond:
             self._cond.wait_for(lambda: self._open_streams == 0, timeout=5)
         self._log.close()
+        with _running_lock:
+            _running.discard(self)
         return self.p.returncode

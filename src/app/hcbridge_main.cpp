@@ -2,6 +2,7 @@
 #include "bridge/cli.hpp"
 #include "bridge/config_file.hpp"
 #include "bridge/daemon.hpp"
+#include "bridge/proxy_settings.hpp"
 #include "ops/admin_server.hpp"
 #include "ops/logging.hpp"
 #include "ops/sd_notify.hpp"
@@ -75,6 +76,8 @@ int main(int argc, char** argv) {
 
   std::map<std::string, std::string> env;
   if (const char* cs = std::getenv("HCBRIDGE_CONNECTION_STRING")) env["HCBRIDGE_CONNECTION_STRING"] = cs;
+  for (const char* name : bridge::kProxyEnvironment)
+    if (const char* value = std::getenv(name)) env[name] = value;
 
   auto outcome = bridge::parse_command_line(args, env);
   if (outcome.action == bridge::CliAction::exit) {
@@ -84,6 +87,7 @@ int main(int argc, char** argv) {
   }
   if (outcome.action == bridge::CliAction::check_config) {
     for (const auto& w : outcome.warnings) std::cerr << "warning: " << w << "\n";
+    std::cerr << outcome.err;  // notes: the proxy in effect and the way each relay is dialled
     std::cout << outcome.out << std::flush;
     return 0;
   }

@@ -2,6 +2,7 @@
 #include "net/address.hpp"
 #include "ops/logging.hpp"
 #include "relay/fault_control.hpp"
+#include "relay/fault_injector.hpp"
 #include "relay/relay_server.hpp"
 
 #include <CLI/CLI.hpp>
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
   double accept_timeout = 30;
   std::size_t max_connections = relay::RelayConfig{}.max_connections;
   double handshake_timeout = 10;
+  double listener_ping = 30;
+  std::size_t max_queued_accepts = relay::RelayConfig{}.max_queued_accepts;
   app.add_option("--bind", bind, "Address to listen on, ADDR:PORT (port 0 picks a free port); the default is where hcbridge looks when no endpoint is configured")->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM); without it the relay speaks plain ws://");
   app.add_option("--tls-key", tls_key, "TLS private key (PEM)");
@@ -57,6 +60,16 @@ int main(int argc, char** argv) {
   app.add_option("--handshake-timeout", handshake_timeout, "Seconds a new connection has to finish TLS and its HTTP request")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0));
+  app.add_option("--listener-ping", listener_ping,
+                 "Seconds between pings to each listener; one that has not answered by the next ping is closed "
+                 "with 1008 (0: no pings)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--max-queued-accepts", max_queued_accepts,
+                 "Unanswered accepts one listener may hold; a listener at the cap is skipped, and a sender whose "
+                 "listeners are all at it gets 404")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")->capture_default_str();
   app.add_option("--log-format", log_format, "text or json")->capture_default_str();
   app.set_version_flag("--version", std::string("hcrelay 0.1.0"));
@@ -83,6 +96,8 @@ int main(int argc, char** argv) {
   config.accept_timeout = std::chrono::milliseconds(static_cast<int64_t>(accept_timeout * 1000));
   config.max_connections = max_connections;
   config.handshake_timeout = std::chrono::milliseconds(static_cast<int64_t>(handshake_timeout * 1000));
+  config.listener_ping = std::chrono::milliseconds(static_cast<int64_t>(listener_ping * 1000));
+  config.max_queued_accepts = max_queued_accepts;
   if (const char* env = std::getenv("HCRELAY_SAS"); env && *env) sas.emplace_back(env);
   if (!sas_file.empty()) {
     std::ifstream in(sas_file);
@@ -114,6 +129,7 @@ int main(int argc, char** argv) {
     spdlog::critical("hcrelay: {}", started.error());
     return kExitFatal;
   }
+  std::shared_ptr<relay::FaultInjector> injector;
   std::unique_ptr<relay::FaultControl> faults;
   if (!fault_control.empty()) {
     auto fhp = net::parse_host_port(fault_control, true);
@@ -122,7 +138,9 @@ int main(int argc, char** argv) {
     if (ec) return usage_error("--fault-control '" + fault_control + "': the host must be an IP address");
     if (!faddr.is_loopback())
       return usage_error("--fault-control must be a loopback address (127.0.0.1 or [::1]), got '" + fault_control + "'");
-    faults = std::make_unique<relay::FaultControl>(io, server, asio::ip::tcp::endpoint(faddr, fhp->port));
+    injector = std::make_shared<relay::FaultInjector>(server);
+    server.set_fault_plan(injector);
+    faults = std::make_unique<relay::FaultControl>(io, server, *injector, asio::ip::tcp::endpoint(faddr, fhp->port));
     auto fstarted = faults->start();
     if (!fstarted) {
       spdlog::critical("hcrelay: {}", fstarted.error());

@@ -2,8 +2,11 @@
 
 #include "bridge/config_file.hpp"
 #include "bridge/forward_grammar.hpp"
+#include "bridge/proxy_settings.hpp"
 #include "hc/connection_string.hpp"
 #include "hc/url.hpp"
+#include "net/no_proxy.hpp"
+#include "net/proxy_url.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -36,6 +39,8 @@ constexpr const char* kFooter = R"(Forwarding expressions (azbridge grammar; IPv
 
 Environment:
   HCBRIDGE_CONNECTION_STRING   connection string, used when -x is not given
+  https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY   HTTP proxy for relay dials, when --proxy is not given
+  no_proxy, NO_PROXY           hosts dialled directly, when --no-proxy is not given
 
 Precedence: config file < -x (or HCBRIDGE_CONNECTION_STRING) < individual flags; -L/-T/-R add to the file's forwards.
 Exit codes: 0 clean exit, 1 fatal error, 2 bad usage or configuration.
@@ -99,6 +104,7 @@ struct CliValues {
   std::string config_path, connection_string, endpoint, key_name, key, key_file, sas, ca_file;
   std::string token_ttl, keepalive, connect_timeout, grace_period, idle_timeout, max_connections;
   std::string log_level, log_format, admin;
+  std::string proxy, no_proxy, proxy_credentials_file;
   std::vector<std::string> local_exprs, remote_exprs, legacy_exprs;
   bool no_auth = false;
 
@@ -125,6 +131,7 @@ constexpr const char* kRelayGroup = "Relay";
 constexpr const char* kForwardGroup = "Forwarding";
 constexpr const char* kTuningGroup = "Timeouts and limits";
 constexpr const char* kOpsGroup = "Logging and operations";
+constexpr const char* kProxyGroup = "Proxy";
 
 void add_relay_options(CLI::App& app, const OptionAdder& add, CliValues& v) {
   add("-c,--config", v.config_path, "JSON config file (see docs/configuration.md)", "Configuration")
@@ -144,6 +151,18 @@ void add_relay_options(CLI::App& app, const OptionAdder& add, CliValues& v) {
       ->type_name("FILE");
   app.add_flag("--no-auth", v.no_auth, "Connect without a token (hybrid connections without client authorization)")
       ->group(kRelayGroup);
+}
+
+void add_proxy_options(const OptionAdder& add, CliValues& v) {
+  add("--proxy", v.proxy, "HTTP proxy for relay dials: http://[user:password@]host[:port], or none (default: $HTTPS_PROXY...)",
+      kProxyGroup)
+      ->type_name("URL");
+  add("--no-proxy", v.no_proxy, "Hosts dialled directly: host, .domain, *.domain, CIDR, host:port, * (default: $NO_PROXY)",
+      kProxyGroup)
+      ->type_name("LIST");
+  add("--proxy-credentials-file", v.proxy_credentials_file, "File whose first line is the proxy's user:password",
+      kProxyGroup)
+      ->type_name("FILE");
 }
 
 void add_forward_option(CLI::App& app, const char* name, std::vector<std::string>& exprs, const char* help) {
@@ -282,6 +301,25 @@ std::optional<CliOutcome> apply_tuning_flags(const CliValues& v, Config& config)
   return std::nullopt;
 }
 
+// Proxy flags over the file's proxy section; the proxy variables of the environment are kept with the config, so that
+// check-config, the start and every reload resolve the same policy.
+std::optional<CliOutcome> apply_proxy_flags(const CliValues& v, const std::map<std::string, std::string>& env,
+                                            Config& config) {
+  if (!v.proxy.empty()) {
+    if (!hc::iequals(v.proxy, "none"))
+      if (auto url = net::parse_proxy_url(v.proxy); !url) return usage_error("--proxy: " + url.error());
+    config.proxy.url = v.proxy;
+  }
+  if (!v.no_proxy.empty()) {
+    if (auto list = net::NoProxy::parse(v.no_proxy); !list) return usage_error("--no-proxy: " + list.error());
+    config.proxy.no_proxy = v.no_proxy;
+  }
+  if (!v.proxy_credentials_file.empty()) config.proxy.credentials_file = v.proxy_credentials_file;
+  for (const char* name : kProxyEnvironment)
+    if (const auto it = env.find(name); it != env.end()) config.proxy.env[name] = it->second;
+  return std::nullopt;
+}
+
 // Forwards from the command line, after the file's; `flag` names the option in messages and origins.
 template <class Forward>
 std::optional<CliOutcome> append_forwards(const std::vector<std::string>& exprs, const char* flag,
@@ -307,6 +345,7 @@ std::optional<CliOutcome> build_config(const CliValues& v, const std::map<std::s
   if (auto bad = apply_connection_string(v, env, config)) return bad;
   if (auto bad = apply_relay_flags(v, config)) return bad;
   if (auto bad = apply_tuning_flags(v, config)) return bad;
+  if (auto bad = apply_proxy_flags(v, env, config)) return bad;
   if (auto bad = append_forwards(v.local_exprs, "-L", parse_local_forward, config.local_forwards)) return bad;
   if (auto bad = append_forwards(v.remote_exprs, "-T", parse_remote_forward, config.remote_forwards)) return bad;
   return append_forwards(v.legacy_exprs, "-R", parse_legacy_remote_forward, config.remote_forwards);
@@ -325,6 +364,7 @@ CliOutcome validated(Config config, bool check_config) {
   if (check_config) {
     outcome.action = CliAction::check_config;
     outcome.out = render_config(outcome.config);
+    outcome.err = describe_proxy_routes(outcome.config);
   } else {
     outcome.action = CliAction::run;
   }
@@ -348,6 +388,7 @@ CliOutcome parse_command_line(const std::vector<std::string>& args, const std::m
     add_relay_options(app, add, values);
     add_forward_options(app, values);
     add_tuning_options(add, values);
+    add_proxy_options(add, values);
     CLI::App* check = app.add_subcommand("check-config", "Validate the configuration, print it with secrets masked");
     check->fallthrough();
     check->allow_extras();

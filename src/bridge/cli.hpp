@@ -22,12 +22,13 @@ struct CliOutcome {
   CliAction action = CliAction::run;
   int exit_code = 0;
   std::string out;                    // text for stdout (help, version, check-config rendering)
-  std::string err;                    // error text for stderr ("hcbridge: ..." lines, newline-terminated)
+  std::string err;                    // error text for stderr ("hcbridge: ..." lines, newline-terminated); with
+                                      // check_config, notes on the proxy in effect (stderr too)
   Config config;                      // validated; meaningful for run and check_config
   std::vector<std::string> warnings;  // for the caller to log (never contain secrets)
 };
 
-// `args` is argv without argv[0]; `env` the environment (only HCBRIDGE_CONNECTION_STRING is read).
+// `args` is argv without argv[0]; `env` the environment (HCBRIDGE_CONNECTION_STRING and the proxy variables are read).
 // Precedence: config file (-c) < -x, or HCBRIDGE_CONNECTION_STRING when -x is absent < individual flags
 // (-e -K -k --key-file -s --ca-file --no-auth and the timeouts/limits/logging flags); -L/-T/-R are appended to the
 // file's forwards. Then validate_config.

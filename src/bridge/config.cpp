@@ -1,6 +1,7 @@
 #include "bridge/config.hpp"
 
 #include "bridge/forward_grammar.hpp"
+#include "bridge/proxy_settings.hpp"
 #include "hc/connection_string.hpp"
 #include "hc/preamble.hpp"
 #include "hc/sas.hpp"
@@ -151,21 +152,23 @@ class Validator {
     return true;
   }
 
-  hc::Result<std::string> read_key_file(const std::string& path, const std::string& field) {
+  // The first line of a secret file (a key, or the proxy's user:password: `what` and `content` name them).
+  hc::Result<std::string> read_key_file(const std::string& path, const std::string& field, const std::string& what = "key file",
+                                        const std::string& content = "the key") {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
-      return hc::fail(field + ": cannot read key file " + shown_path(path) + ": " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) return hc::fail(field + ": key file " + shown_path(path) + " is not a regular file");
+      return hc::fail(field + ": cannot read " + what + " " + shown_path(path) + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) return hc::fail(field + ": " + what + " " + shown_path(path) + " is not a regular file");
     std::ifstream in(path, std::ios::binary);
-    if (!in) return hc::fail(field + ": cannot read key file " + shown_path(path) + ": " + std::strerror(errno));
+    if (!in) return hc::fail(field + ": cannot read " + what + " " + shown_path(path) + ": " + std::strerror(errno));
     std::string line;
     std::getline(in, line);
-    if (in.bad()) return hc::fail(field + ": cannot read key file " + shown_path(path));
+    if (in.bad()) return hc::fail(field + ": cannot read " + what + " " + shown_path(path));
     line = trim(line);
     if (line.empty())
-      return hc::fail(field + ": key file " + shown_path(path) + " is empty (expected the key on its first line)");
+      return hc::fail(field + ": " + what + " " + shown_path(path) + " is empty (expected " + content + " on its first line)");
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-      warn("key file " + path + " is readable by other users; run chmod 600 " + path);
+      warn(what + " " + path + " is readable by other users; run chmod 600 " + path);
     return line;
   }
 
@@ -304,6 +307,21 @@ hc::Result<bool> check_forward_common(Validator& v, const Config& config, Forwar
 
 namespace {
 
+// The proxy: its URL and bypass list (flags, file or environment) resolve, and its credentials file is read.
+hc::Result<bool> check_proxy(Validator& v, Config& config) {
+  if (!config.proxy.credentials_file.empty()) {
+    auto line = v.read_key_file(config.proxy.credentials_file, "proxy.credentials_file (--proxy-credentials-file)",
+                                "proxy credentials file", "user:password");
+    if (!line) return hc::fail(line.error());
+    config.proxy.credentials = std::move(line.value());
+  }
+  auto policy = make_proxy_policy(config.proxy);
+  if (!policy) return hc::fail(policy.error());
+  if (!config.proxy.credentials.empty() && !policy.value()->proxy)
+    v.warn("proxy credentials file " + config.proxy.credentials_file + " is not used: no proxy is configured");
+  return true;
+}
+
 // Process-wide settings: durations, limits, logging, admin.
 hc::Result<bool> check_settings(Validator& v, const Config& config) {
   const std::array<std::pair<const DurationRule*, const Seconds*>, 8> durations = {{
@@ -422,6 +440,8 @@ hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warni
     return hc::fail("nothing to do: give -L or -T, or local_forward/remote_forward in the config file");
   auto settings = check_settings(v, config);
   if (!settings) return settings;
+  auto proxy = check_proxy(v, config);
+  if (!proxy) return proxy;
   auto global = v.check_layer(config.relay, "relay", true);
   if (!global) return global;
   auto local = check_local_forwards(v, config);

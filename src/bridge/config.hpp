@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,8 +74,21 @@ struct RemoteForward {
   std::string origin;                   // "-T '...'", "-R '...'" or "FILE:LINE: remote_forward[0]"
 };
 
+// The outbound HTTP proxy (docs/configuration.md, "Outbound proxy"); resolved against the environment by
+// make_proxy_policy (bridge/proxy_settings.hpp).
+struct ProxyConfig {
+  std::optional<std::string> url;       // --proxy / proxy.url; "none" = off; unset: https_proxy, HTTPS_PROXY, ...
+  std::optional<std::string> no_proxy;  // --no-proxy / proxy.no_proxy; unset: no_proxy, NO_PROXY
+  std::string credentials_file;         // --proxy-credentials-file / proxy.credentials_file
+  std::string credentials;              // its first line, "user:password", read at validation (secret)
+  // The proxy variables of the environment (https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY, no_proxy, NO_PROXY) as
+  // the command line was parsed: check-config, start and reload all see the same values.
+  std::map<std::string, std::string> env;
+};
+
 struct Config {
   RelaySettings relay;
+  ProxyConfig proxy;
   std::vector<LocalForward> local_forwards;
   std::vector<RemoteForward> remote_forwards;
 

@@ -6,6 +6,8 @@
 #include "hc/preamble.hpp"
 #include "hc/url.hpp"
 #include "net/address.hpp"
+#include "net/no_proxy.hpp"
+#include "net/proxy_url.hpp"
 
 #include <sys/stat.h>
 
@@ -502,6 +504,32 @@ bool read_admin(Reader& r, const JNode& v, Config& c) {
   return true;
 }
 
+// proxy.url / proxy.no_proxy are checked here so that a bad value names its line; an empty string is "not set".
+bool read_proxy(Reader& r, const JNode& v, Config& c) {
+  if (!r.expect(v, JNode::Kind::object, "proxy")) return false;
+  if (!r.check_keys(v, "proxy", {"url", "no_proxy", "credentials_file"})) return false;
+  std::string text;
+  if (const JNode* u = v.member("url")) {
+    if (!r.get_string(*u, "proxy.url", text)) return false;
+    if (!text.empty() && !hc::iequals(text, "none"))
+      if (auto url = net::parse_proxy_url(text); !url) return r.fail(*u, "proxy.url", url.error());
+    if (!text.empty()) c.proxy.url = text;
+  }
+  if (const JNode* n = v.member("no_proxy")) {
+    if (!r.get_string(*n, "proxy.no_proxy", text)) return false;
+    if (auto list = net::NoProxy::parse(text); !list) return r.fail(*n, "proxy.no_proxy", list.error());
+    if (!text.empty()) c.proxy.no_proxy = text;
+  }
+  if (const JNode* f = v.member("credentials_file"))
+    if (!r.get_string(*f, "proxy.credentials_file", c.proxy.credentials_file)) return false;
+  return true;
+}
+
+bool read_proxy_section(Reader& r, const JNode& top, Config& c) {
+  const JNode* v = top.member("proxy");
+  return v == nullptr || read_proxy(r, *v, c);
+}
+
 bool read_relay_section(Reader& r, const JNode& top, Config& c) {
   const JNode* v = top.member("relay");
   return v == nullptr || r.relay(*v, "relay", c.relay);
@@ -548,6 +576,7 @@ const std::vector<Section>& sections() {
       {{"max_connections"}, read_max_connections_section},
       {{"log"}, read_log_section},
       {{"admin"}, read_admin_section},
+      {{"proxy"}, read_proxy_section},
   };
   return table;
 }
@@ -616,6 +645,7 @@ hc::Result<Config> load_config_file(const std::string& path) {
     if (f.relay) resolve_paths(*f.relay, dir);
   for (auto& f : config->remote_forwards)
     if (f.relay) resolve_paths(*f.relay, dir);
+  resolve_relative(config->proxy.credentials_file, dir);
   return config;
 }
 

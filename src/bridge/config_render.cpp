@@ -1,5 +1,7 @@
 #include "bridge/config_render.hpp"
 
+#include "bridge/proxy_settings.hpp"
+
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
@@ -26,6 +28,19 @@ void write_seconds(Writer& w, const char* key, Seconds s) {
   } else {
     w.Double(v);
   }
+}
+
+// The proxy in effect (from the flags, the file or the environment), password masked: "none" when dials are direct.
+void write_proxy(Writer& w, const ProxyConfig& p) {
+  auto policy = make_proxy_policy(p);
+  w.Key("proxy");
+  w.StartObject();
+  if (policy) {
+    write_string(w, "url", policy.value()->proxy ? policy.value()->proxy->masked() : "none");
+    write_string(w, "no_proxy", policy.value()->bypass.to_string());
+  }
+  if (!p.credentials_file.empty()) write_string(w, "credentials_file", p.credentials_file);
+  w.EndObject();
 }
 
 void write_relay(Writer& w, const RelaySettings& r, bool global) {
@@ -151,6 +166,7 @@ void write_settings(Writer& w, const Config& c) {
   w.StartObject();
   write_string(w, "bind", c.admin_bind);
   w.EndObject();
+  write_proxy(w, c.proxy);
 }
 
 // Defence in depth: no secret value may survive, whatever field it ended up in.
@@ -166,6 +182,9 @@ void mask_secrets(std::string& text, const Config& c) {
     mask_value(text, r->key);
     mask_value(text, r->sas);
   }
+  mask_value(text, c.proxy.credentials);
+  if (auto policy = make_proxy_policy(c.proxy); policy && policy.value()->proxy)
+    mask_value(text, policy.value()->proxy->password);
 }
 
 }  // namespace

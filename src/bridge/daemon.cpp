@@ -1,6 +1,7 @@
 #include "bridge/daemon.hpp"
 
 #include "bridge/metric_families.hpp"
+#include "bridge/proxy_settings.hpp"
 #include "net/tls.hpp"
 #include "ops/logging.hpp"
 
@@ -115,11 +116,16 @@ hc::Result<RelayContext> Daemon::relay_context(const Config& config, const Relay
     ctx.tls = tls;
   }
   ctx.tokens = std::make_shared<TokenSource>(settings, ctx.endpoint.host, config.token_ttl);
+  auto proxy = make_proxy_policy(config.proxy);
+  if (!proxy) return hc::fail(proxy.error());
+  ctx.proxy = proxy.value();
   return ctx;
 }
 
 std::optional<StartError> Daemon::start() {
   const Config& c = *config_;
+  if (auto proxy = make_proxy_policy(c.proxy); proxy && proxy.value()->proxy)
+    spdlog::info("relay dials go through a {}", describe_proxy_policy(*proxy.value()));
   for (const auto& f : c.remote_forwards) {
     auto ctx = relay_context(c, effective_relay(c, f.relay));
     if (!ctx) return StartError{2, "remote forward '" + f.hc + "': " + ctx.error()};
@@ -254,7 +260,10 @@ std::vector<ForwardState> Daemon::forward_states() const {
     out.push_back({l->name(), l->listening(), l->listening() ? detail : "not listening"});
   }
   for (const auto& r : remote_)
-    out.push_back({r->name(), r->connected(), r->connected() ? "control channel connected" : "control channel down"});
+    out.push_back({r->name(), r->connected(),
+                   r->connected()                ? std::string("control channel connected")
+                   : *r->last_failure() == '\0' ? std::string("control channel down")
+                                                 : std::string("control channel down (") + r->last_failure() + ")"});
   return out;
 }
 

@@ -11,9 +11,16 @@ using Words = std::initializer_list<const char*>;
 
 // The fixed words the forwarders count with (keep in step with them and with docs/operations.md).
 constexpr Words kReconnectReasons = {"unauthorized",    "not_found",         "refused",         "connect_failed",
-                                     "closed_by_relay", "keepalive_timeout", "connection_lost", "bad_message"};
+                                     "closed_by_relay", "keepalive_timeout", "connection_lost", "bad_message",
+                                     // net::proxy_error_word(): dials through an HTTP proxy
+                                     "proxy_unreachable", "proxy_timeout", "proxy_auth_required", "proxy_auth_rejected",
+                                     "proxy_auth_unsupported", "proxy_forbidden", "proxy_upstream_failed",
+                                     "proxy_refused", "proxy_bad_response"};
 constexpr Words kLocalFailures = {"no_listener",      "relay_refused",   "relay_unreachable",
-                                  "preamble_refused", "preamble_failed", "limit"};
+                                  "preamble_refused", "preamble_failed", "limit",
+                                  "proxy_unreachable", "proxy_timeout", "proxy_auth_required", "proxy_auth_rejected",
+                                  "proxy_auth_unsupported", "proxy_forbidden", "proxy_upstream_failed",
+                                  "proxy_refused", "proxy_bad_response"};
 constexpr Words kRemoteFailures = {"target_unreachable", "unknown_port_name",      "bad_preamble", "preamble_failed",
                                    "rendezvous_failed",  "bad_rendezvous_address", "limit"};
 constexpr Words kDroppedMessages = {"too_many_requests", "malformed"};

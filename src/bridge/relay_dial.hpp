@@ -1,5 +1,5 @@
-// What every connection a forwarder makes to its relay shares: the TLS context, the tunnels' buffer pool and the
-// connect deadline.
+// What every connection a forwarder makes to its relay shares: the TLS context, the tunnels' buffer pool, the
+// connect deadline and the HTTP proxy (if any).
 #pragma once
 
 #include "bridge/config.hpp"
@@ -16,6 +16,7 @@ inline net::ClientOptions relay_dial_options(const RelayContext& relay, const Co
   options.tls = relay.tls;
   options.ws.pool = tunnels.buffers();
   options.timeout = ms(config.connect_timeout);
+  options.proxy = relay.proxy;
   return options;
 }
 

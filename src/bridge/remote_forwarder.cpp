@@ -104,14 +104,22 @@ void RemoteForwarder::on_connect_result(std::error_code ec, net::ConnectResult r
     return;
   }
   if (!ec) return on_connected(result.ws);
-  const auto delay = backoff_.next();
+  auto delay = backoff_.next();
   const std::string why = describe_connect_failure(forward_.hc, ec, result);
-  count_reconnect(result.http_status == 401   ? "unauthorized"
-                  : result.http_status == 404 ? "not_found"
-                  : result.http_status != 0   ? "refused"
-                                              : "connect_failed");
-  // 401/404 need a human; network trouble usually heals by itself, but still deserves a warning while it lasts.
-  if (result.http_status == 401 || result.http_status == 404)
+  const char* proxy_word = net::proxy_error_word(ec);
+  last_failure_ = *proxy_word                    ? proxy_word
+                  : result.http_status == 401   ? "unauthorized"
+                  : result.http_status == 404   ? "not_found"
+                  : result.http_status != 0     ? "refused"
+                                                : "connect_failed";
+  count_reconnect(last_failure_);
+  // A proxy's policy refusal (403) will not heal by itself soon: retry at the backoff cap, not in a tight loop.
+  if (ec == net::ProxyError::forbidden) delay = config_->backoff_max;
+  // 401/404 and proxy refusals need a human; network trouble usually heals by itself, but still deserves a warning.
+  const bool needs_human = result.http_status == 401 || result.http_status == 404 || ec == net::ProxyError::forbidden ||
+                           ec == net::ProxyError::auth_required || ec == net::ProxyError::auth_rejected ||
+                           ec == net::ProxyError::auth_unsupported;
+  if (needs_human)
     spdlog::error("{}: control channel refused: {}; retrying in {:.1f} s", name_, why, delay.count());
   else
     spdlog::warn("{}: control channel connect failed: {}; retrying in {:.1f} s", name_, why, delay.count());

@@ -48,6 +48,9 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
 
   // HTTP-mode requests answered (501) at most at once; more are dropped and counted.
   static constexpr std::size_t kMaxPendingRequestReplies = 16;
+  // Why the last connect attempt failed, as a metrics reason word ("proxy_auth_rejected", "unauthorized"...); "" once
+  // connected.
+  const char* last_failure() const { return connected_ ? "" : last_failure_; }
 
  private:
   void connect();
@@ -91,6 +94,7 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   bool awaiting_pong_ = false;
   bool stopped_ = false;
   uint64_t reconnects_ = 0;
+  const char* last_failure_ = "";
   uint64_t generation_ = 0;  // bumps per channel so stale callbacks of an old channel do nothing
   std::shared_ptr<HandshakeSlots> slots_ = std::make_shared<HandshakeSlots>();  // accepts and rejects being set up
   std::size_t pending_request_replies_ = 0;

@@ -2,6 +2,7 @@
 
 #include "bridge/preamble_exchange.hpp"
 #include "bridge/relay_dial.hpp"
+#include "net/proxy_connect.hpp"
 #include "hc/guid.hpp"
 #include "hc/url.hpp"
 #include "net/address.hpp"
@@ -70,7 +71,8 @@ void SenderHandshake::on_connect(std::error_code ec, net::ConnectResult result) 
     if (ec == net::ConnectError::http_status)
       return fail(result.http_status == 404 ? "no_listener" : "relay_refused",
                   std::to_string(result.http_status) + " " + result.reason);
-    return fail("relay_unreachable", result.reason.empty() ? ec.message() : result.reason);
+    const char* proxy_word = net::proxy_error_word(ec);
+    return fail(*proxy_word ? proxy_word : "relay_unreachable", result.reason.empty() ? ec.message() : result.reason);
   }
   ws_ = std::move(result.ws);
   if (owner_->forward().raw) return open_tunnel({});

@@ -1,48 +1,65 @@
 #include "net/tcp_connect.hpp"
 
-#include <memory>
+#include <atomic>
 
 namespace net {
 namespace {
 
-struct TcpConnect : std::enable_shared_from_this<TcpConnect> {
-  TcpConnect(asio::io_context& io, std::function<void(std::error_code, asio::ip::tcp::socket)> h)
-      : resolver(io), socket(io), timer(io), handler(std::move(h)) {}
+class TcpConnect : public PendingDial, public std::enable_shared_from_this<TcpConnect> {
+ public:
+  TcpConnect(asio::io_context& io, TcpConnectHandler h)
+      : resolver_(io), socket_(io), timer_(io), handler_(std::move(h)) {}
 
   void start(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
-    timer.expires_after(timeout);
-    timer.async_wait([self = shared_from_this()](std::error_code ec) {
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = shared_from_this()](std::error_code ec) {
       if (!ec) self->finish(asio::error::timed_out);
     });
-    async_resolve_host(resolver, host, port,
+    async_resolve_host(resolver_, host, port,
                        [self = shared_from_this()](std::error_code ec, asio::ip::tcp::resolver::results_type r) {
-                         if (self->done) return;
-                         if (ec) return self->finish(ec);
-                         asio::async_connect(self->socket, r, [self](std::error_code cec, const asio::ip::tcp::endpoint&) {
-                           self->finish(cec);
-                         });
+                         self->on_resolve(ec, r);
                        });
   }
 
-  void finish(std::error_code ec) {
-    if (done) return;
-    done = true;
-    timer.cancel();
-    resolver.cancel();
-    if (ec) {
-      // The connect operation may still be running on `socket`; never hand that object out on failure.
-      std::error_code ignored;
-      socket.close(ignored);
-      return handler(ec, asio::ip::tcp::socket(socket.get_executor()));
-    }
-    handler(ec, std::move(socket));
+  void cancel() override {
+    // The flag takes effect at once: a resolve result already queued must not start a dial after cancel() returned.
+    cancelled_ = true;
+    asio::post(timer_.get_executor(), [self = shared_from_this()] { self->finish(asio::error::operation_aborted); });
   }
 
-  asio::ip::tcp::resolver resolver;
-  asio::ip::tcp::socket socket;
-  asio::steady_timer timer;
-  std::function<void(std::error_code, asio::ip::tcp::socket)> handler;
-  bool done = false;
+ private:
+  void on_resolve(std::error_code ec, const asio::ip::tcp::resolver::results_type& results) {
+    if (done_ || cancelled_) return;  // cancelled or timed out while resolving: do not dial
+    if (ec) return finish(ec);
+    asio::async_connect(socket_, results, [self = shared_from_this()](std::error_code cec, const asio::ip::tcp::endpoint&) {
+      self->finish(cec);
+    });
+  }
+
+  void finish(std::error_code ec) {
+    if (done_) return;
+    done_ = true;
+    timer_.cancel();
+    resolver_.cancel();
+    if (ec) {
+      // The connect operation may still be running on `socket_`; never hand that object out on failure.
+      std::error_code ignored;
+      socket_.close(ignored);
+      auto handler = std::move(handler_);
+      return handler(ec, asio::ip::tcp::socket(socket_.get_executor()));
+    }
+    std::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    auto handler = std::move(handler_);
+    handler(ec, std::move(socket_));
+  }
+
+  asio::ip::tcp::resolver resolver_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer timer_;
+  TcpConnectHandler handler_;
+  bool done_ = false;
+  std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace
@@ -57,10 +74,11 @@ void async_resolve_host(asio::ip::tcp::resolver& resolver, const std::string& ho
   asio::post(resolver.get_executor(), [h = std::move(handler), results = std::move(results)] { h({}, results); });
 }
 
-void async_tcp_connect(asio::io_context& io, const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
-                       std::function<void(std::error_code, asio::ip::tcp::socket)> handler) {
+std::shared_ptr<PendingDial> async_tcp_connect(asio::io_context& io, const std::string& host, uint16_t port,
+                                               std::chrono::milliseconds timeout, TcpConnectHandler handler) {
   auto c = std::make_shared<TcpConnect>(io, std::move(handler));
   c->start(host, port, timeout);
+  return c;
 }
 
 }  // namespace net

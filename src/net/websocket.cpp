@@ -227,7 +227,7 @@ bool WebSocket::handle_control_frame() {
     ws::apply_mask(reinterpret_cast<uint8_t*>(payload.data()), payload.size(), header_.mask, 0);
   switch (header_.opcode) {
     case ws::Opcode::ping:
-      if (options_.answer_pings) send_pong(payload);
+      send_pong(payload);
       return true;
     case ws::Opcode::pong:
       if (on_pong_) on_pong_();

@@ -57,7 +57,6 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
 
   struct Options {
     uint64_t max_frame_payload = 64ull << 20;  // larger frames fail the connection with 1009
-    bool answer_pings = true;                   // false only to simulate a peer that went silent (fault tests)
     std::shared_ptr<BufferPool> pool;           // shared read blocks; a private pool when null
   };
 

@@ -1,7 +1,5 @@
 #include "net/ws_client.hpp"
 
-#include "net/tcp_connect.hpp"
-
 #include "hc/url.hpp"
 #include "net/tls.hpp"
 
@@ -23,96 +21,100 @@ class ConnectCategory : public std::error_category {
   }
 };
 
+// dial (directly or through the proxy) -> TLS handshake (wss) -> write the upgrade -> read the answer head.
 class Connector : public PendingConnect, public std::enable_shared_from_this<Connector> {
  public:
   Connector(asio::io_context& io, hc::Uri uri, ClientOptions options, ConnectHandler handler)
-      : uri_(std::move(uri)),
-        options_(std::move(options)),
-        handler_(std::move(handler)),
-        resolver_(io),
-        socket_(io),
-        timer_(io) {}
+      : io_(io), uri_(std::move(uri)), options_(std::move(options)), handler_(std::move(handler)), timer_(io) {}
 
   void start() {
     timer_.expires_after(options_.timeout);
     timer_.async_wait([self = shared_from_this()](std::error_code ec) {
       if (!ec) self->finish(asio::error::timed_out, "timed out after " + std::to_string(self->options_.timeout.count()) + " ms");
     });
-    async_resolve_host(resolver_, uri_.host, uri_.port,
-                       [self = shared_from_this()](std::error_code ec, tcp::resolver::results_type results) {
-                         if (ec) return self->finish(ec, "cannot resolve " + self->uri_.host + ": " + ec.message());
-                         self->connect(results);
+    dial_ = async_dial(io_, uri_.host, uri_.port, DialOptions{options_.proxy, options_.timeout},
+                       [self = shared_from_this()](std::error_code ec, tcp::socket socket, std::string detail) {
+                         self->on_dialed(ec, std::move(socket), std::move(detail));
                        });
   }
 
   void cancel() override {
-    asio::post(timer_.get_executor(), [self = shared_from_this()] { self->finish(asio::error::operation_aborted, "cancelled"); });
+    if (dial_) dial_->cancel();  // at once: a dial not yet started never starts
+    asio::post(io_, [self = shared_from_this()] { self->finish(asio::error::operation_aborted, "cancelled"); });
   }
 
  private:
-  void connect(const tcp::resolver::results_type& results) {
-    asio::async_connect(socket_, results, [self = shared_from_this()](std::error_code ec, const tcp::endpoint&) {
-      if (self->done_) return;
-      if (ec) return self->finish(ec, "cannot connect to " + self->uri_.authority() + ": " + ec.message());
-      std::error_code ignored;
-      self->socket_.set_option(tcp::no_delay(true), ignored);
-      if (self->uri_.tls()) {
-        self->stream_ = std::make_unique<Stream>(std::move(self->socket_), *self->options_.tls);
-        auto prepared = prepare_client_tls(*self->stream_->tls(), self->uri_.host, self->uri_.port);
-        if (!prepared) return self->finish(make_error_code(ConnectError::bad_handshake), prepared.error());
-        self->stream_->tls()->async_handshake(asio::ssl::stream_base::client, [self](std::error_code ec2) {
-          if (self->done_) return;
-          if (ec2) return self->finish(ec2, "TLS handshake with " + self->uri_.host + " failed: " + ec2.message());
-          self->send_request();
-        });
-      } else {
-        self->stream_ = std::make_unique<Stream>(std::move(self->socket_));
-        self->send_request();
-      }
-    });
+  void on_dialed(std::error_code ec, tcp::socket socket, std::string detail) {
+    dial_.reset();
+    if (done_) return;
+    if (ec) return finish(ec, std::move(detail));
+    if (!uri_.tls()) {
+      stream_ = std::make_unique<Stream>(std::move(socket));
+      return do_write_request();
+    }
+    stream_ = std::make_unique<Stream>(std::move(socket), *options_.tls);
+    // SNI and the certificate check name the relay host, also through a proxy (which only sees CONNECT host:port).
+    auto prepared = prepare_client_tls(*stream_->tls(), uri_.host, uri_.port);
+    if (!prepared) return finish(make_error_code(ConnectError::bad_handshake), prepared.error());
+    do_tls_handshake();
   }
 
-  void send_request() {
+  void do_tls_handshake() {
+    stream_->tls()->async_handshake(asio::ssl::stream_base::client,
+                                    [self = shared_from_this()](std::error_code ec) { self->on_tls_handshake(ec); });
+  }
+
+  void on_tls_handshake(std::error_code ec) {
+    if (done_) return;
+    if (ec) return finish(ec, "TLS handshake with " + uri_.host + " failed: " + ec.message());
+    do_write_request();
+  }
+
+  void do_write_request() {
     key_ = http::new_websocket_key();
     request_ = http::build_upgrade_request(uri_.authority(), uri_.target(), key_, options_.headers);
-    stream_->async_write(asio::buffer(request_), [self = shared_from_this()](std::error_code ec, std::size_t) {
-      if (self->done_) return;
-      if (ec) return self->finish(ec, "cannot send upgrade request: " + ec.message());
-      self->read_response();
+    stream_->async_write(asio::buffer(request_),
+                         [self = shared_from_this()](std::error_code ec, std::size_t) { self->on_write_request(ec); });
+  }
+
+  void on_write_request(std::error_code ec) {
+    if (done_) return;
+    if (ec) return finish(ec, "cannot send upgrade request: " + ec.message());
+    do_read_response();
+  }
+
+  void do_read_response() {
+    stream_->async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
+      self->on_read_response(ec, n);
     });
   }
 
-  void read_response() {
-    stream_->async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
-      if (self->done_) return;
-      if (ec) return self->finish(ec, "connection lost during upgrade: " + ec.message());
-      std::size_t consumed = 0;
-      const auto status = self->parser_.feed(self->rbuf_.data(), n, consumed);
-      if (status == http::ParseStatus::need_more) return self->read_response();
-      if (status == http::ParseStatus::bad)
-        return self->finish(make_error_code(ConnectError::bad_handshake), "bad upgrade response: " + self->parser_.error());
-      const auto& head = self->parser_.head();
-      self->result_.http_status = head.status;
-      self->result_.reason = head.reason;
-      self->result_.response_headers = head.headers;
-      if (head.status != 101) return self->finish(make_error_code(ConnectError::http_status), head.reason);
-      const std::string problem = http::check_upgrade_response(head, self->key_);
-      if (!problem.empty()) return self->finish(make_error_code(ConnectError::bad_handshake), problem);
-      std::string leftover(self->rbuf_.data() + consumed, n - consumed);
-      self->result_.ws = std::make_shared<WebSocket>(std::move(self->stream_), ws::Role::client, std::move(leftover),
-                                                     self->options_.ws);
-      self->finish({}, head.reason);
-    });
+  void on_read_response(std::error_code ec, std::size_t n) {
+    if (done_) return;
+    if (ec) return finish(ec, "connection lost during upgrade: " + ec.message());
+    std::size_t consumed = 0;
+    const auto status = parser_.feed(rbuf_.data(), n, consumed);
+    if (status == http::ParseStatus::need_more) return do_read_response();
+    if (status == http::ParseStatus::bad)
+      return finish(make_error_code(ConnectError::bad_handshake), "bad upgrade response: " + parser_.error());
+    const auto& head = parser_.head();
+    result_.http_status = head.status;
+    result_.reason = head.reason;
+    result_.response_headers = head.headers;
+    if (head.status != 101) return finish(make_error_code(ConnectError::http_status), head.reason);
+    const std::string problem = http::check_upgrade_response(head, key_);
+    if (!problem.empty()) return finish(make_error_code(ConnectError::bad_handshake), problem);
+    std::string leftover(rbuf_.data() + consumed, n - consumed);
+    result_.ws = std::make_shared<WebSocket>(std::move(stream_), ws::Role::client, std::move(leftover), options_.ws);
+    finish({}, head.reason);
   }
 
   void finish(std::error_code ec, std::string reason) {
     if (done_) return;
     done_ = true;
     timer_.cancel();
-    resolver_.cancel();
+    if (dial_) dial_->cancel();
     if (ec) {
-      std::error_code ignored;
-      socket_.close(ignored);
       if (stream_) stream_->close();
       if (result_.http_status == 0 || reason.size()) result_.reason = std::move(reason);
     }
@@ -120,12 +122,12 @@ class Connector : public PendingConnect, public std::enable_shared_from_this<Con
     handler(ec, std::move(result_));
   }
 
+  asio::io_context& io_;
   hc::Uri uri_;
   ClientOptions options_;
   ConnectHandler handler_;
-  tcp::resolver resolver_;
-  tcp::socket socket_;
   asio::steady_timer timer_;
+  std::shared_ptr<PendingDial> dial_;
   std::unique_ptr<Stream> stream_;
   std::string key_;
   std::string request_;

@@ -21,8 +21,12 @@ struct RelayConfig {
   // connection beyond it is closed at once, so a flood cannot exhaust descriptors or memory.
   std::size_t max_connections = 10000;
   std::chrono::milliseconds accept_timeout{30000};        // how long a sender waits for its listener to dial
-  // Fault hook: a relay that stops answering pings on control channels (a black hole that keeps TCP up).
-  bool answer_control_pings = true;
+  // Accepts offered to one listener and not yet answered (dialled or rejected) nor timed out. A listener at the cap
+  // is skipped when picking; when every listener of the hybrid connection is at it, the sender gets 404.
+  std::size_t max_queued_accepts = 256;
+  // Each control channel is pinged this often; a listener that has not answered (any pong) by the next ping is
+  // unresponsive and is closed with 1008, as the service does. Zero: no pings.
+  std::chrono::milliseconds listener_ping{30000};
 };
 
 }  // namespace relay

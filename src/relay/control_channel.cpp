@@ -2,26 +2,66 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace relay {
 
 ControlChannel::ControlChannel(std::shared_ptr<net::WebSocket> ws, std::string hc, std::string id,
-                               std::string accept_authority, int64_t token_expiry, Verifier verifier)
+                               std::string accept_authority, int64_t token_expiry, Verifier verifier,
+                               std::chrono::milliseconds ping_interval)
     : ws_(std::move(ws)),
       hc_(std::move(hc)),
       id_(std::move(id)),
       accept_authority_(std::move(accept_authority)),
       verifier_(std::move(verifier)),
       expiry_timer_(ws_->stream().get_executor()),
+      ping_timer_(ws_->stream().get_executor()),
+      ping_interval_(ping_interval),
       chunk_(4096),
       initial_expiry_(token_expiry) {}
 
 void ControlChannel::start(std::function<void(ControlChannel&)> on_closed) {
   on_closed_ = std::move(on_closed);
   ws_->set_finished_handler([self = shared_from_this()] { self->ended(); });
+  ws_->set_pong_handler([weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->awaiting_pong_ = false;
+  });
   arm_expiry(initial_expiry_);
+  arm_ping();
   read_next();
+}
+
+ControlChannel::AcceptSlot::~AcceptSlot() {
+  if (auto channel = channel_.lock()) --channel->unsettled_accepts_;
+}
+
+void ControlChannel::arm_ping() {
+  if (ping_interval_.count() <= 0 || closing_) return;
+  ping_timer_.expires_after(ping_interval_);
+  ping_timer_.async_wait([this, weak = weak_from_this()](std::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    on_ping_tick();
+  });
+}
+
+void ControlChannel::on_ping_tick() {
+  if (closing_) return;
+  if (awaiting_pong_) {
+    // No pong for a whole interval: the listener stopped reading (or its path died). Its accepts would only pile up.
+    spdlog::info("control {} ({}): no answer to a ping within {} ms, closing with 1008", id_, hc_, ping_interval_.count());
+    close(1008, "The listener did not answer a ping in time. TrackingId:" + id_,
+          std::min<std::chrono::milliseconds>(ping_interval_, std::chrono::seconds(5)));
+    return;
+  }
+  awaiting_pong_ = true;
+  ws_->send_ping();
+  arm_ping();
+}
+
+bool ControlChannel::can_take_accept(std::size_t max) const {
+  return !closing_ && ws_->is_open() && unsettled_accepts_ < max && unwritten_accepts_ < max;
 }
 
 void ControlChannel::arm_expiry(int64_t expiry) {
@@ -41,6 +81,7 @@ void ControlChannel::read_next() {
   ws_->async_read(asio::buffer(chunk_), [self = shared_from_this()](std::error_code ec, net::ReadChunk chunk) {
     if (ec == net::WsError::closed) {
       spdlog::info("control {} ({}): listener closed ({})", self->id_, self->hc_, self->ws_->close_code());
+      self->closing_ = true;
       self->ws_->send_close(1000, "");
       return;
     }
@@ -86,21 +127,30 @@ void ControlChannel::on_message(const std::string& text) {
   spdlog::debug("control {} ({}): ignoring a control message it does not handle", id_, hc_);
 }
 
-void ControlChannel::send_accept(const hc::AcceptMessage& message) {
-  ws_->async_write_text(hc::build_accept_message(message), [](std::error_code) {});
+std::shared_ptr<ControlChannel::AcceptSlot> ControlChannel::send_accept(const hc::AcceptMessage& message) {
+  ++unsettled_accepts_;
+  ++unwritten_accepts_;
+  ws_->async_write_text(hc::build_accept_message(message), [weak = weak_from_this()](std::error_code) {
+    if (auto self = weak.lock()) --self->unwritten_accepts_;
+  });
+  return std::make_shared<AcceptSlot>(weak_from_this());
 }
 
-void ControlChannel::close(uint16_t code, const std::string& reason) {
+void ControlChannel::close(uint16_t code, const std::string& reason, std::chrono::milliseconds grace) {
+  closing_ = true;
+  ping_timer_.cancel();
   ws_->send_close(code, reason);
-  // A listener that does not answer our close within a few seconds is dropped.
-  auto timer = std::make_shared<asio::steady_timer>(ws_->stream().get_executor(), std::chrono::seconds(5));
+  // A listener that does not answer our close within the grace period is dropped.
+  auto timer = std::make_shared<asio::steady_timer>(ws_->stream().get_executor(), grace);
   timer->async_wait([timer, ws = ws_](std::error_code) { ws->abort(); });
 }
 
 void ControlChannel::ended() {
   if (ended_) return;
   ended_ = true;
+  closing_ = true;
   expiry_timer_.cancel();
+  ping_timer_.cancel();
   if (on_closed_) {
     auto cb = std::move(on_closed_);
     cb(*this);

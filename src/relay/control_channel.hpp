@@ -1,11 +1,14 @@
-// A listener's control channel on the relay: carries `accept` notifications to the listener, takes `renewToken`, and
-// closes with 1008 when the listener's token runs out without renewal.
+// A listener's control channel on the relay: carries `accept` notifications to the listener, takes `renewToken`,
+// closes with 1008 when the listener's token runs out without renewal, and pings the listener: one that has not
+// answered a ping by the next one is unresponsive and is closed with 1008 too. It counts the accepts offered to the
+// listener and not yet settled, so the relay can skip a listener that stopped taking them.
 #pragma once
 
 #include "hc/control_message.hpp"
 #include "hc/sas.hpp"
 #include "net/websocket.hpp"
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,12 +19,29 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
  public:
   using Verifier = std::function<hc::SasCheck(const std::string& token)>;
 
+  // Held by a waiting sender whose accept went to this listener; the listener's count drops when the slot dies
+  // (the listener dialled or rejected, the sender timed out, or the relay stopped).
+  class AcceptSlot {
+   public:
+    explicit AcceptSlot(std::weak_ptr<ControlChannel> channel) : channel_(std::move(channel)) {}
+    AcceptSlot(const AcceptSlot&) = delete;
+    AcceptSlot& operator=(const AcceptSlot&) = delete;
+    ~AcceptSlot();
+
+   private:
+    std::weak_ptr<ControlChannel> channel_;
+  };
+
   ControlChannel(std::shared_ptr<net::WebSocket> ws, std::string hc, std::string id, std::string accept_authority,
-                 int64_t token_expiry, Verifier verifier);
+                 int64_t token_expiry, Verifier verifier, std::chrono::milliseconds ping_interval);
 
   void start(std::function<void(ControlChannel&)> on_closed);
-  void send_accept(const hc::AcceptMessage& message);
-  void close(uint16_t code, const std::string& reason);
+  // Whether a new accept may go to this listener: it is not closing, and fewer than `max` accepts are unsettled
+  // (or still unwritten, for a listener that stopped reading).
+  bool can_take_accept(std::size_t max) const;
+  std::shared_ptr<AcceptSlot> send_accept(const hc::AcceptMessage& message);
+  // Sends a close frame and drops the connection if the listener has not finished it within `grace`.
+  void close(uint16_t code, const std::string& reason, std::chrono::milliseconds grace = std::chrono::seconds(5));
   void abort() { ws_->abort(); }
 
   const std::string& hc() const { return hc_; }
@@ -34,12 +54,20 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
   void read_next();
   void on_message(const std::string& text);
   void arm_expiry(int64_t expiry);
+  void arm_ping();
+  void on_ping_tick();
   void ended();
 
   std::shared_ptr<net::WebSocket> ws_;
   std::string hc_, id_, accept_authority_;
   Verifier verifier_;
   asio::steady_timer expiry_timer_;
+  asio::steady_timer ping_timer_;
+  std::chrono::milliseconds ping_interval_;
+  bool awaiting_pong_ = false;
+  bool closing_ = false;
+  std::size_t unsettled_accepts_ = 0;  // AcceptSlots alive
+  std::size_t unwritten_accepts_ = 0;  // accept messages not yet handed to the socket
   std::string message_;
   std::vector<uint8_t> chunk_;
   std::function<void(ControlChannel&)> on_closed_;

@@ -1,6 +1,7 @@
 #include "relay/fault_control.hpp"
 
 #include "hc/url.hpp"
+#include "relay/fault_injector.hpp"
 #include "relay/relay_server.hpp"
 
 #include <spdlog/spdlog.h>
@@ -27,25 +28,25 @@ std::optional<bool> flag(const std::vector<hc::QueryParam>& query) {
   return *v == 1;
 }
 
-std::string state_json(const RelayServer& s, const std::string& result = {}) {
-  const auto& f = s.faults();
-  const auto now = std::chrono::steady_clock::now();
-  const bool upgrade_on = f.upgrade_status != 0 && (f.upgrade_count > 0 || now < f.upgrade_until);
+std::string state_json(const RelayServer& s, const FaultInjector& injector, const std::string& result = {}) {
+  const auto& f = injector.faults();
   std::string head = "{";
   if (!result.empty()) head += "\"result\":\"" + result + "\",";  // our own fixed texts: nothing to escape
   return head + "\"listeners\":" + std::to_string(s.listener_count()) +
          ",\"tunnels\":" + std::to_string(s.tunnel_count()) + ",\"pending_senders\":" + std::to_string(s.pending_count()) +
-         ",\"held\":" + std::to_string(s.held_count()) +
+         ",\"held\":" + std::to_string(injector.held_count()) +
          ",\"refuse_listeners\":" + (f.refuse_listeners ? "true" : "false") +
-         ",\"upgrade_status\":" + std::to_string(upgrade_on ? f.upgrade_status : 0) +
+         ",\"upgrade_status\":" + std::to_string(injector.upgrade_status_active() ? f.upgrade_status : 0) +
          ",\"stall_rendezvous\":" + (f.stall_rendezvous ? "true" : "false") +
-         ",\"blackhole\":" + (f.blackhole ? "true" : "false") + "}\n";
+         ",\"blackhole\":" + (f.blackhole ? "true" : "false") +
+         ",\"silent_listeners\":" + (f.silent_listeners ? "true" : "false") + "}\n";
 }
 
 }  // namespace
 
-FaultControl::FaultControl(asio::io_context& io, RelayServer& server, asio::ip::tcp::endpoint endpoint)
-    : io_(io), server_(server), endpoint_(endpoint), acceptor_(io) {}
+FaultControl::FaultControl(asio::io_context& io, RelayServer& server, FaultInjector& faults,
+                           asio::ip::tcp::endpoint endpoint)
+    : io_(io), server_(server), faults_(faults), endpoint_(endpoint), acceptor_(io) {}
 
 FaultControl::~FaultControl() {
   stop();
@@ -95,7 +96,7 @@ void FaultControl::do_accept() {
 std::pair<int, std::string> FaultControl::handle(const std::string& method, const std::string& target) {
   const auto [path, raw_query] = net::http::split_target(target);
   const auto query = hc::parse_query(raw_query);
-  if (path == "/faults" && method == "GET") return {200, state_json(server_)};
+  if (path == "/faults" && method == "GET") return {200, state_json(server_, faults_)};
   if (method != "POST") return {400, "use POST /faults/<command> (or GET /faults)\n"};
   const auto bad = [](const std::string& what) { return std::pair<int, std::string>{400, what + "\n"}; };
   std::string done;
@@ -109,7 +110,7 @@ std::pair<int, std::string> FaultControl::handle(const std::string& method, cons
   } else if (path == "/faults/refuse-listeners") {
     const auto on = flag(query);
     if (!on) return bad("on must be 0 or 1");
-    server_.set_refuse_listeners(*on);
+    faults_.set_refuse_listeners(*on);
     done = std::string("refuse new listeners (503): ") + (*on ? "on" : "off");
   } else if (path == "/faults/upgrade-status") {
     const auto status = number(query, "status");
@@ -120,7 +121,7 @@ std::pair<int, std::string> FaultControl::handle(const std::string& method, cons
     if (*status != 0 && (count.has_value() == seconds.has_value() || (count && (*count < 1 || *count > 1000000)) ||
                          (seconds && (*seconds < 1 || *seconds > 86400))))
       return bad("give exactly one of count=1..1000000 and seconds=1..86400");
-    server_.set_upgrade_status(static_cast<int>(*status), count ? static_cast<unsigned>(*count) : 0,
+    faults_.set_upgrade_status(static_cast<int>(*status), count ? static_cast<unsigned>(*count) : 0,
                                std::chrono::seconds(seconds.value_or(0)));
     done = *status == 0 ? std::string("upgrade status: off")
                         : "upgrade status " + std::to_string(*status) + " for " +
@@ -128,21 +129,26 @@ std::pair<int, std::string> FaultControl::handle(const std::string& method, cons
   } else if (path == "/faults/stall-rendezvous") {
     const auto on = flag(query);
     if (!on) return bad("on must be 0 or 1");
-    server_.set_stall_rendezvous(*on);
+    faults_.set_stall_rendezvous(*on);
     done = std::string("stall rendezvous: ") + (*on ? "on" : "off (held ones released)");
   } else if (path == "/faults/blackhole-after-accept") {
     const auto on = flag(query);
     if (!on) return bad("on must be 0 or 1");
-    server_.set_blackhole(*on);
+    faults_.set_blackhole(*on);
     done = std::string("black hole after accept: ") + (*on ? "on" : "off (held connections closed)");
+  } else if (path == "/faults/silent-listeners") {
+    const auto on = flag(query);
+    if (!on) return bad("on must be 0 or 1");
+    faults_.set_silent_listeners(*on);
+    done = std::string("silent listeners: ") + (*on ? "on" : "off (held control channels dropped)");
   } else if (path == "/faults/reset") {
-    server_.clear_faults();
+    faults_.clear();
     done = "all faults off";
   } else {
     return {404, "unknown command; see docs/testing.md\n"};
   }
   spdlog::warn("relay: fault control: {}", done);
-  return {200, state_json(server_, done)};
+  return {200, state_json(server_, faults_, done)};
 }
 
 }  // namespace relay

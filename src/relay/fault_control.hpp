@@ -1,5 +1,5 @@
 // hcrelay's fault-control endpoint (`--fault-control 127.0.0.1:PORT`, test-only, off by default): a tiny HTTP
-// server on loopback whose requests switch the RelayServer's fault hooks, so process-level tests can make a real relay
+// server on loopback whose requests switch a FaultInjector (the relay's fault plan), so process-level tests can make a real relay
 // misbehave on cue. The commands are listed in docs/testing.md.
 #pragma once
 
@@ -14,10 +14,11 @@
 namespace relay {
 
 class RelayServer;
+class FaultInjector;
 
 class FaultControl {
  public:
-  FaultControl(asio::io_context& io, RelayServer& server, asio::ip::tcp::endpoint endpoint);
+  FaultControl(asio::io_context& io, RelayServer& server, FaultInjector& faults, asio::ip::tcp::endpoint endpoint);
   ~FaultControl();
 
   // Binds and starts serving. Refuses any address that is not loopback.
@@ -32,6 +33,7 @@ class FaultControl {
 
   asio::io_context& io_;
   RelayServer& server_;
+  FaultInjector& faults_;
   asio::ip::tcp::endpoint endpoint_;
   asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

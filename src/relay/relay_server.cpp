@@ -14,6 +14,9 @@ namespace {
 constexpr const char* kNoListeners = "There are no listeners connected for the endpoint";
 constexpr const char* kAcceptTimeout =
     "None of the connected listeners accepted the connection within the allowed timeout";
+// Every listener holds max_queued_accepts unanswered accepts: the same 404 as a listener that did not accept in time.
+constexpr const char* kListenersBusy =
+    "None of the connected listeners can take the connection now: each has max_queued_accepts unanswered accepts";
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
   const auto a = ep.address();
@@ -23,7 +26,8 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
 }  // namespace
 
 RelayServer::RelayServer(asio::io_context& io, RelayConfig config)
-    : io_(io), config_(std::move(config)), acceptor_(io), rng_(std::random_device{}()) {}
+    : io_(io), config_(std::move(config)), acceptor_(io), rng_(std::random_device{}()),
+      faults_(std::make_shared<FaultPlan>()) {}
 
 RelayServer::~RelayServer() {
   // Connections may outlive the server in pending callbacks; the liveness token tells them it is gone.
@@ -55,9 +59,7 @@ void RelayServer::stop() {
   stopped_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
-  for (auto& [key, channels] : listeners_) {
-    for (auto& c : std::vector<std::shared_ptr<ControlChannel>>(channels)) c->close(1001, "relay shutting down");
-  }
+  drop_control_channels(1001, "relay shutting down");
   for (auto& [id, p] : pending_) {
     p.timer->cancel();
     net::async_reject(p.request, 503, "relay shutting down");
@@ -65,63 +67,23 @@ void RelayServer::stop() {
   pending_.clear();
   for (auto& t : std::vector<std::shared_ptr<RelayTunnel>>(tunnels_.begin(), tunnels_.end()))
     t->close(1001, "relay shutting down");
-  for (auto& r : stalled_) r->stream->close();
-  stalled_.clear();
-  blackholed_.clear();
+  faults_->on_stop();
 }
 
-std::size_t RelayServer::drop_control_channels(uint16_t code) {
+std::size_t RelayServer::drop_control_channels(uint16_t code, const std::string& reason) {
   std::size_t n = 0;
   for (auto& [key, channels] : listeners_) {
     for (auto& c : std::vector<std::shared_ptr<ControlChannel>>(channels)) {
       ++n;
       if (code == 0) c->abort();
-      else c->close(code, "fault injected");
+      else c->close(code, reason);
     }
   }
   return n;
 }
 
-void RelayServer::set_refuse_listeners(bool on) { faults_.refuse_listeners = on; }
-
-void RelayServer::set_upgrade_status(int status, unsigned count, std::chrono::milliseconds duration) {
-  faults_.upgrade_status = status;
-  faults_.upgrade_count = count;
-  faults_.upgrade_until = std::chrono::steady_clock::now() + duration;
-}
-
-void RelayServer::set_stall_rendezvous(bool on) {
-  faults_.stall_rendezvous = on;
-  if (on) return;
-  auto held = std::move(stalled_);
-  stalled_.clear();
-  for (auto& request : held) {
-    if (stopped_) break;
-    if (auto parsed = parse_hc_request(request->head.target)) handle_accept(request, parsed.value());
-  }
-}
-
-void RelayServer::set_blackhole(bool on) {
-  faults_.blackhole = on;
-  if (!on) blackholed_.clear();  // closes them
-}
-
-void RelayServer::clear_faults() {
-  set_refuse_listeners(false);
-  set_upgrade_status(0, 0, {});
-  set_stall_rendezvous(false);
-  set_blackhole(false);
-}
-
-bool RelayServer::take_upgrade_fault(int& status) {
-  if (faults_.upgrade_status == 0) return false;
-  if (faults_.upgrade_count == 0 && std::chrono::steady_clock::now() >= faults_.upgrade_until) {
-    faults_.upgrade_status = 0;
-    return false;
-  }
-  status = faults_.upgrade_status;
-  if (faults_.upgrade_count > 0 && --faults_.upgrade_count == 0) faults_.upgrade_status = 0;
-  return true;
+void RelayServer::set_fault_plan(std::shared_ptr<FaultPlan> plan) {
+  faults_ = plan ? std::move(plan) : std::make_shared<FaultPlan>();
 }
 
 std::size_t RelayServer::listener_count() const {
@@ -149,11 +111,7 @@ void RelayServer::do_accept() {
       });
       return;
     }
-    if (faults_.blackhole) {
-      spdlog::debug("relay: fault: holding a new connection unanswered (black hole)");
-      blackholed_.push_back(std::make_unique<asio::ip::tcp::socket>(std::move(socket)));
-      return do_accept();
-    }
+    if (faults_->on_accept_connection(socket)) return do_accept();
     std::error_code ignored;
     if (connection_count() >= config_.max_connections) {
       // Closed before reading a byte: no memory, no timer, and the descriptor is back at once.
@@ -197,6 +155,11 @@ void RelayServer::on_request(std::error_code ec, const net::IncomingRequestPtr& 
     spdlog::debug("relay: {}: {}", endpoint_text(request->peer), problem);
     return;
   }
+  route(request);
+}
+
+void RelayServer::route(const net::IncomingRequestPtr& request) {
+  if (stopped_) return net::async_reject(request, 503, "relay shutting down");
   const auto parsed = parse_hc_request(request->head.target);
   const std::string upgrade_problem = net::http::check_upgrade_request(request->head);
   if (!upgrade_problem.empty()) {
@@ -210,15 +173,9 @@ void RelayServer::on_request(std::error_code ec, const net::IncomingRequestPtr& 
                                      request->head.target.substr(0, std::min<std::size_t>(request->head.target.find('?'), 200))));
   }
   const HcRequest& hcr = parsed.value();
-  if (int status = 0; hcr.action != Action::accept && take_upgrade_fault(status))
-    return reject(request, status, "Fault injected by hcrelay --fault-control");
-  if (hcr.action == Action::listen && faults_.refuse_listeners)
-    return reject(request, 503, "Fault injected by hcrelay --fault-control: new listeners are refused");
-  if (hcr.action == Action::accept && faults_.stall_rendezvous) {
-    spdlog::debug("relay: fault: holding rendezvous {} unanswered", hcr.id);
-    stalled_.push_back(request);
-    return;
-  }
+  const auto fault = hcr.action == Action::accept ? faults_->on_rendezvous(request) : faults_->on_upgrade(hcr.action);
+  if (fault.held) return;
+  if (fault.status != 0) return reject(request, fault.status, fault.reason);
   switch (hcr.action) {
     case Action::listen: {
       const std::string* host = request->head.headers.find("Host");
@@ -247,11 +204,12 @@ hc::SasCheck RelayServer::check_token(const net::IncomingRequestPtr& request, co
 
 void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, int64_t expiry) {
   const std::string key = hc_key(hcr.path);
-  auto& channels = listeners_[key];
   const std::string id = hcr.id.empty() ? hc::new_guid() : hcr.id;
   const std::string* host = request->head.headers.find("Host");
   auto [ns_host, port] = split_host_header(host ? *host : std::string());
-  if (channels.size() >= config_.max_listeners_per_hc) {
+  // No entry is made here: the upgrade may still fail, and an entry exists only while it holds a listener.
+  const auto found = listeners_.find(key);
+  if (found != listeners_.end() && found->second.size() >= config_.max_listeners_per_hc) {
     return reject(request, 403,
                   service_error_text("QuotaExceeded: the number of listeners exceeds MaximumListenersPerEndpoint (" +
                                          std::to_string(config_.max_listeners_per_hc) + ")",
@@ -270,7 +228,6 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
     return hc::verify_sas_token(token, config_.keys, ns_host, path, static_cast<int64_t>(std::time(nullptr)));
   };
   net::WebSocket::Options control_options;
-  control_options.answer_pings = config_.answer_control_pings;
   control_options.pool = buffers_;
   net::async_accept_upgrade(
       request, {}, control_options,
@@ -280,20 +237,38 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
           if (ws) ws->abort();
           return;
         }
-        auto channel = std::make_shared<ControlChannel>(ws, path, id, authority, expiry, verifier);
-        listeners_[key].push_back(channel);
-        spdlog::info("relay: {} listener {} connected for '{}' from {} ({} on this HC)", conn, id, path,
-                     endpoint_text(peer), listeners_[key].size());
-        channel->start([this, alive = liveness(), key, conn](ControlChannel& c) {
-          if (alive.expired()) return;
-          auto it = listeners_.find(key);
-          if (it == listeners_.end()) return;
-          auto& v = it->second;
-          v.erase(std::remove_if(v.begin(), v.end(), [&c](const auto& p) { return p.get() == &c; }), v.end());
-          spdlog::info("relay: {} listener {} for '{}' gone ({} left)", conn, c.id(), c.hc(), v.size());
-          if (v.empty()) listeners_.erase(it);
-        });
+        if (faults_->on_listener_connected(ws)) return;
+        register_listener(std::make_shared<ControlChannel>(ws, path, id, authority, expiry, verifier, config_.listener_ping),
+                          key, conn, peer);
       });
+}
+
+void RelayServer::register_listener(const std::shared_ptr<ControlChannel>& channel, const std::string& key,
+                                    const std::string& conn, const asio::ip::tcp::endpoint& peer) {
+  auto& channels = listeners_[key];
+  channels.push_back(channel);
+  spdlog::info("relay: {} listener {} connected for '{}' from {} ({} on this HC)", conn, channel->id(), channel->hc(),
+               endpoint_text(peer), channels.size());
+  channel->start([this, alive = liveness(), key, conn](ControlChannel& c) {
+    if (alive.expired()) return;
+    auto it = listeners_.find(key);
+    if (it == listeners_.end()) return;
+    auto& v = it->second;
+    v.erase(std::remove_if(v.begin(), v.end(), [&c](const auto& p) { return p.get() == &c; }), v.end());
+    spdlog::info("relay: {} listener {} for '{}' gone ({} left)", conn, c.id(), c.hc(), v.size());
+    if (v.empty()) listeners_.erase(it);
+  });
+}
+
+std::shared_ptr<ControlChannel> RelayServer::pick_listener(const std::string& key) {
+  const auto it = listeners_.find(key);
+  if (it == listeners_.end()) return nullptr;
+  std::vector<const std::shared_ptr<ControlChannel>*> ready;
+  for (const auto& c : it->second)
+    if (c->can_take_accept(config_.max_queued_accepts)) ready.push_back(&c);
+  if (ready.empty()) return nullptr;
+  std::uniform_int_distribution<std::size_t> pick(0, ready.size() - 1);
+  return *ready[pick(rng_)];
 }
 
 void RelayServer::handle_connect(const net::IncomingRequestPtr& request, const HcRequest& hcr) {
@@ -307,11 +282,17 @@ void RelayServer::handle_connect(const net::IncomingRequestPtr& request, const H
   if (!check.ok())
     return reject(request, 401, service_error_text(check.reason, tracking, ns_host, hcr.path));
   if (hc_name.empty()) return reject(request, 404, service_error_text(kNoListeners, tracking, ns_host, hcr.path));
-
-  auto& channels = listeners_[hc_key(hc_name)];
-  std::uniform_int_distribution<std::size_t> pick(0, channels.size() - 1);
-  const auto& listener = channels[pick(rng_)];
   const std::string id = tracking + "_G1";
+  if (pending_.count(id) > 0) {
+    // Replacing the waiting sender would leave it unanswered; the id names the rendezvous, so it must be unique.
+    return reject(request, 409,
+                  service_error_text("Conflict: sb-hc-id '" + hcr.id +
+                                         "' is already used by a sender waiting for its listener; give each "
+                                         "connection its own sb-hc-id",
+                                     tracking, ns_host, hcr.path));
+  }
+  const auto listener = pick_listener(hc_key(hc_name));
+  if (!listener) return reject(request, 404, service_error_text(kListenersBusy, tracking, ns_host, hcr.path));
   const std::string suffix = hcr.path.substr(hc_name.size());
 
   hc::AcceptMessage accept;
@@ -329,19 +310,18 @@ void RelayServer::handle_connect(const net::IncomingRequestPtr& request, const H
   accept.remote_port = request->peer.port();
 
   auto timer = std::make_shared<asio::steady_timer>(io_, config_.accept_timeout);
-  pending_[id] = PendingSender{request, timer, hc_name};
-  timer->async_wait([this, alive = liveness(), id, ns_host, path = hcr.path](std::error_code ec) {
+  timer->async_wait([this, alive = liveness(), id, ns_host, path = hcr.path, timer](std::error_code ec) {
     if (alive.expired()) return;
     if (ec) return;
     auto it = pending_.find(id);
-    if (it == pending_.end()) return;
+    if (it == pending_.end() || it->second.timer != timer) return;  // answered, and the id taken again since
     auto req = it->second.request;
     pending_.erase(it);
     reject(req, 404, service_error_text(kAcceptTimeout, id, ns_host, path));
   });
   spdlog::debug("relay: sender {} for '{}' from {} offered to listener {}", id, hc_name, endpoint_text(request->peer),
                 listener->id());
-  listener->send_accept(accept);
+  pending_[id] = PendingSender{request, timer, hc_name, listener->send_accept(accept)};
 }
 
 void RelayServer::handle_accept(const net::IncomingRequestPtr& request, const HcRequest& hcr) {

@@ -5,6 +5,7 @@
 #include "net/ws_server.hpp"
 #include "relay/config.hpp"
 #include "relay/control_channel.hpp"
+#include "relay/fault_plan.hpp"
 #include "relay/relay_tunnel.hpp"
 #include "relay/routing.hpp"
 
@@ -20,17 +21,6 @@
 
 namespace relay {
 
-// Test-only misbehaviour, switched by `hcrelay --fault-control` (docs/testing.md) or by in-process tests. Everything is
-// off by default and consulted only where a connection is accepted or a request is routed, never on the data path.
-struct RelayFaults {
-  bool refuse_listeners = false;  // listen requests get 503
-  int upgrade_status = 0;         // non-zero: listen and connect requests get this HTTP status ...
-  unsigned upgrade_count = 0;     // ... for this many more requests, or (0) ...
-  std::chrono::steady_clock::time_point upgrade_until{};  // ... until this moment
-  bool stall_rendezvous = false;  // rendezvous (accept) requests are read, then held unanswered
-  bool blackhole = false;         // new TCP connections are accepted, then never read from or written to
-};
-
 class RelayServer {
  public:
   RelayServer(asio::io_context& io, RelayConfig config);
@@ -42,19 +32,13 @@ class RelayServer {
   void stop();
   bool tls() const { return tls_ != nullptr; }
 
-  // Fault hooks for tests: end every control channel with a close frame carrying `code`, or (code 0) by dropping TCP.
-  // Returns how many channels it ended.
-  std::size_t drop_control_channels(uint16_t code);
-  const RelayFaults& faults() const { return faults_; }
-  void set_refuse_listeners(bool on);
-  // `status` 0 clears; otherwise the next `count` listen/connect requests, or (count 0) those within `duration`.
-  void set_upgrade_status(int status, unsigned count, std::chrono::milliseconds duration);
-  // Turning it off routes the held rendezvous requests as usual (their senders may have given up: 403).
-  void set_stall_rendezvous(bool on);
-  // Turning it off closes the held connections (their peers see a FIN).
-  void set_blackhole(bool on);
-  void clear_faults();
-  std::size_t held_count() const { return stalled_.size() + blackholed_.size(); }
+  // Ends every control channel with a close frame carrying `code` and `reason`, or (code 0) by dropping TCP.
+  // Returns how many. stop() uses it; so do fault tests (hence the default reason).
+  std::size_t drop_control_channels(uint16_t code, const std::string& reason = "fault injected");
+  // Where tests make the relay misbehave (fault_plan.hpp); the default plan does nothing. Null restores it.
+  void set_fault_plan(std::shared_ptr<FaultPlan> plan);
+  // Routes a request whose head was read: listen, connect or rendezvous. A fault plan hands held requests back here.
+  void route(const net::IncomingRequestPtr& request);
   std::size_t pending_count() const { return pending_.size(); }
 
   // Counters for tests and logs.
@@ -79,19 +63,22 @@ class RelayServer {
     net::IncomingRequestPtr request;
     std::shared_ptr<asio::steady_timer> timer;
     std::string hc;
+    std::shared_ptr<ControlChannel::AcceptSlot> slot;  // counts against the chosen listener's accept queue
   };
 
   void do_accept();
   void on_request(std::error_code ec, const net::IncomingRequestPtr& request, const std::string& problem);
   void handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, int64_t expiry);
   void handle_connect(const net::IncomingRequestPtr& request, const HcRequest& hcr);
+  void register_listener(const std::shared_ptr<ControlChannel>& channel, const std::string& key, const std::string& conn,
+                         const asio::ip::tcp::endpoint& peer);
+  // A listener of `key` chosen at random among those that can take an accept now; null when none can.
+  std::shared_ptr<ControlChannel> pick_listener(const std::string& key);
   void handle_accept(const net::IncomingRequestPtr& request, const HcRequest& hcr);
   void reject(const net::IncomingRequestPtr& request, int status, const std::string& reason);
   hc::SasCheck check_token(const net::IncomingRequestPtr& request, const HcRequest& hcr, const std::string& ns_host,
                            const std::string& hc_path) const;
   std::string next_conn_id();
-  // The upgrade-status fault: true (and the status) when this request must get it.
-  bool take_upgrade_fault(int& status);
   std::weak_ptr<void> liveness() const { return alive_; }
 
   asio::io_context& io_;
@@ -105,12 +92,11 @@ class RelayServer {
   bool full_ = false;            // logged once per episode of being full
   std::mt19937_64 rng_;
 
-  std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;  // by hc_key()
+  // By hc_key(); an entry exists only while it holds a registered listener (the empty ones are erased).
+  std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;
   std::map<std::string, PendingSender> pending_;                                    // by rendezvous id
   std::set<std::shared_ptr<RelayTunnel>> tunnels_;
-  RelayFaults faults_;
-  std::vector<net::IncomingRequestPtr> stalled_;                    // stall_rendezvous
-  std::vector<std::unique_ptr<asio::ip::tcp::socket>> blackholed_;  // blackhole
+  std::shared_ptr<FaultPlan> faults_;  // never null
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

@@ -28,6 +28,9 @@ const NOT_FOR_THE_IMAGE_BUILD = {
   systemd: 'systemd-analyze for the unit-file tests only',
   clang: 'libFuzzer targets only (scripts/fuzz.sh)',
   'libclang-rt-14-dev': 'the libFuzzer runtime, fuzz targets only',
+  'docker.io': 'docker.engine only (a real dockerd)',
+  debootstrap: 'docker.engine only (the offline base image)',
+  'docker-compose': 'docker.engine only (the compose files)',
 };
 
 // Slow look-ups shared by repeated runs (the self-test runs the checks on many variants).

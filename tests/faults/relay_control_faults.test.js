@@ -40,19 +40,11 @@ h.run('faults.relay_control_faults: control-channel drops, refused listeners, up
 
   const relay = await f.faultyRelay(t, { logLevel: 'info', extraArgs: ['--accept-timeout', String(ACCEPT_TIMEOUT)] });
   assert.match(relay.stderr, /warning.*FAULT CONTROL ENABLED.*never in production/, 'the fault-control warning');
-  const hc = h.uniqueName('ctl');
-  const fwd = `T:${hc}`;
-  const echo = await t.tcpEchoServer('echo target');
-  const dir = f.tempDir(t);
-  const [tAdmin, lAdmin, lport] = [await h.freePort(), await h.freePort(), await h.freePort()];
-  const cfg = f.writeConfig(dir, 'listener.json', {
-    relay: relay.daemonRelayConfig(), backoff_initial: BACKOFF_INITIAL, backoff_max: BACKOFF_MAX,
-    connect_timeout: CONNECT_TIMEOUT, admin: { bind: `127.0.0.1:${tAdmin}` }, log: { level: 'debug' },
-    remote_forward: [{ hc, target: `127.0.0.1:${echo.port}` }],
+  const { hc, fwd, tAdmin, lAdmin, lport, tD, lD } = await f.tunnelPair(t, relay, {
+    name: 'ctl', lArgs: ['--connect-timeout', '5'],
+    settings: { backoff_initial: BACKOFF_INITIAL, backoff_max: BACKOFF_MAX, connect_timeout: CONNECT_TIMEOUT,
+                log: { level: 'debug' } },
   });
-  const tD = await t.startDaemon(['-c', cfg], { name: 'hcbridge -T', ready: [/control channel connected/] });
-  const lD = await t.startDaemon([...relay.daemonArgs(), '--admin', `127.0.0.1:${lAdmin}`, '--connect-timeout', '5',
-                                  '-L', `${lport}:${hc}`], { name: 'hcbridge -L' });
 
   let state = await relay.faultState();
   assert.equal(state.listeners, 1, 'GET /faults: one listener');

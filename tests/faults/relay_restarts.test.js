@@ -22,19 +22,9 @@ const RSS_GROWTH_KIB = 3 * 1024;
 h.run(`faults.relay_restarts: hcrelay killed and restarted ${ROUNDS} times in a row`, async (t) => {
   let relay = await t.startRelay({ logLevel: 'warn' });
   const { port: relayPort, key } = relay;
-  const hc = h.uniqueName('restarts');
-  const fwd = `T:${hc}`;
-  const echo = await t.tcpEchoServer('echo target');
-  const dir = f.tempDir(t);
-  const [tAdmin, lAdmin, lport] = [await h.freePort(), await h.freePort(), await h.freePort()];
-  const cfg = f.writeConfig(dir, 'listener.json', {
-    relay: relay.daemonRelayConfig(), backoff_initial: BACKOFF_INITIAL, backoff_max: BACKOFF_MAX,
-    admin: { bind: `127.0.0.1:${tAdmin}` }, log: { level: 'info' },
-    remote_forward: [{ hc, target: `127.0.0.1:${echo.port}` }],
+  const { fwd, tAdmin, lAdmin, lport, tD, lD } = await f.tunnelPair(t, relay, {
+    name: 'restarts', settings: { backoff_initial: BACKOFF_INITIAL, backoff_max: BACKOFF_MAX },
   });
-  const tD = await t.startDaemon(['-c', cfg], { name: 'hcbridge -T', ready: [/control channel connected/] });
-  const lD = await t.startDaemon([...relay.daemonArgs(), '--admin', `127.0.0.1:${lAdmin}`, '-L', `${lport}:${hc}`],
-                                 { name: 'hcbridge -L' });
 
   const openTunnels = async () => (await f.metrics(tAdmin)).sum('hcbridge_tunnels_open') + (await f.metrics(lAdmin)).sum('hcbridge_tunnels_open');
   for (let i = 0; i < 3; i++) await f.echoOnce(lport, { what: `warm-up echo ${i}` });

@@ -23,19 +23,11 @@ const DETECT_MARGIN_MS = 500;
 h.run('faults.relay_silent: delayed, black-holed, stalled and cut paths to the relay', async (t) => {
   const relay = await f.faultyRelay(t, { logLevel: 'info' });
   const proxy = await new f.FaultProxy(t, relay.port, 'relay proxy').start();
-  const hc = h.uniqueName('silent');
-  const fwd = `T:${hc}`;
-  const echo = await t.tcpEchoServer('echo target');
-  const dir = f.tempDir(t);
-  const [tAdmin, lport] = [await h.freePort(), await h.freePort()];
-  const cfg = f.writeConfig(dir, 'listener.json', {
-    relay: { ...relay.daemonRelayConfig(), endpoint: `wss://127.0.0.1:${proxy.port}/` },
-    keepalive: KEEPALIVE, connect_timeout: CONNECT_TIMEOUT, backoff_initial: 0.25, backoff_max: BACKOFF_MAX,
-    admin: { bind: `127.0.0.1:${tAdmin}` }, log: { level: 'debug' },
-    remote_forward: [{ hc, target: `127.0.0.1:${echo.port}` }],
+  const { fwd, tAdmin, lport, tD } = await f.tunnelPair(t, relay, {
+    name: 'silent', relayConfig: { endpoint: `wss://127.0.0.1:${proxy.port}/` },
+    settings: { keepalive: KEEPALIVE, connect_timeout: CONNECT_TIMEOUT, backoff_initial: 0.25, backoff_max: BACKOFF_MAX,
+                log: { level: 'debug' } },
   });
-  const tD = await t.startDaemon(['-c', cfg], { name: 'hcbridge -T', ready: [/control channel connected/] });
-  await t.startDaemon([...relay.daemonArgs(), '-L', `${lport}:${hc}`], { name: 'hcbridge -L' });
   await f.echoOnce(lport, { what: 'warm-up echo' });
   await until('warm-up tunnel closed', 5000, async () => (await f.metrics(tAdmin)).sum('hcbridge_tunnels_open') === 0);
   const baselineFds = await f.steadyFds(tD.pid);

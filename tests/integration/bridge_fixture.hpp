@@ -4,6 +4,7 @@
 #include "relay_fixture.hpp"
 
 #include "support/test_cert.hpp"
+#include "support/tunnel_config.hpp"
 
 #include "bridge/daemon.hpp"
 
@@ -79,11 +80,17 @@ class LogCapture {
 
 // A target server. Echo mode writes back what it reads and half-closes on EOF. Reply mode reads the whole request
 // until EOF and only then sends `reply` (so a reply can only arrive if the client's half-close crossed the tunnel).
+// Decoy mode (the second constructor, on a given address and port) only counts connections to an address nobody
+// should dial.
 class TargetServer {
  public:
-  enum class Mode { echo, reply_after_eof };
+  enum class Mode { echo, reply_after_eof, decoy };
   TargetServer(asio::io_context& io, Mode mode, std::string reply = {})
       : acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}), mode_(mode), reply_(std::move(reply)) {
+    accept();
+  }
+  TargetServer(asio::io_context& io, const std::string& address, uint16_t port)
+      : acceptor_(io, {asio::ip::make_address(address), port}), mode_(Mode::decoy) {
     accept();
   }
   // The io_context outlives this object in the fixtures; pending handlers must see that it is gone.
@@ -109,7 +116,7 @@ class TargetServer {
       ++accepted;
       auto c = std::make_shared<Conn>(std::move(s));
       if (mode_ == Mode::echo) echo(c);
-      else collect(c);
+      else if (mode_ == Mode::reply_after_eof) collect(c);
       accept();
     });
   }
@@ -218,20 +225,11 @@ struct BridgeSetup {
           }
           if (relay_tweak) relay_tweak(c);
         }),
-        io(relay_fixture.io) {
-    config.relay.endpoint = std::string(tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(relay_fixture.port) + "/";
-    config.relay.key_name = "root";
-    config.relay.key = relay_fixture.key;
+        io(relay_fixture.io),
+        config(tunnel_pair_config(std::string(tls ? "wss" : "ws") + "://127.0.0.1:" +
+                                      std::to_string(relay_fixture.port) + "/",
+                                  relay_fixture.key)) {
     if (tls) config.relay.ca_file = make_test_cert().cert_file;
-    config.backoff_initial = bridge::Seconds(0.05);
-    config.backoff_max = bridge::Seconds(0.2);
-    bridge::LocalForward l;
-    l.hc = "tun";
-    l.bindings.push_back(bridge::LocalBinding{"127.0.0.1", 0, "web"});
-    config.local_forwards.push_back(l);
-    bridge::RemoteForward r;
-    r.hc = "tun";
-    config.remote_forwards.push_back(r);
     if (tweak) tweak(config);
   }
 

@@ -156,8 +156,8 @@ TEST_CASE("bridge: open tunnels survive a control-channel reconnect") {
 }
 
 TEST_CASE("bridge: a relay that stops answering pings is noticed within two keep-alive intervals") {
-  BridgeSetup s(false, [](bridge::Config& c) { c.keepalive = bridge::Seconds(0.3); },
-                [](relay::RelayConfig& r) { r.answer_control_pings = false; });
+  BridgeSetup s(false, [](bridge::Config& c) { c.keepalive = bridge::Seconds(0.3); });
+  s.relay_fixture.faults().set_silent_listeners(true);
   TargetServer target(s.io, TargetServer::Mode::echo);
   s.start(target.port());
   const auto t0 = std::chrono::steady_clock::now();

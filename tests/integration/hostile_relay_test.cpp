@@ -81,53 +81,15 @@ class SinkTarget {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-// Counts connections to an address nobody should dial.
-class Decoy {
- public:
-  Decoy(asio::io_context& io, const std::string& address, uint16_t port)
-      : acceptor_(io, {asio::ip::make_address(address), port}) {
-    accept();
-  }
-  ~Decoy() {
-    *alive_ = false;
-    std::error_code ignored;
-    acceptor_.close(ignored);
-  }
-  uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  std::size_t accepted = 0;
-
- private:
-  void accept() {
-    acceptor_.async_accept([this, alive = alive_](std::error_code ec, asio::ip::tcp::socket) {
-      if (ec || !*alive) return;
-      ++accepted;
-      accept();
-    });
-  }
-  asio::ip::tcp::acceptor acceptor_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-};
-
 // The daemon under test with a remote forward (T:tun, targets "web" -> echo and "sink" -> sink) and a local forward
 // (port name "web", named after its address), both pointed at the fake relay.
 struct Hostile {
   explicit Hostile(const std::function<void(bridge::Config&)>& tweak = {}) {
-    config.relay.endpoint = fake.endpoint();
-    config.relay.key_name = "root";
-    config.relay.key = testing::kTestRelayKey;
-    config.backoff_initial = bridge::Seconds(0.05);
-    config.backoff_max = bridge::Seconds(0.2);
+    config = testing::tunnel_pair_config(fake.endpoint(), testing::kTestRelayKey);
     config.connect_timeout = bridge::Seconds(5);
     config.preamble_timeout = bridge::Seconds(5);
-    bridge::LocalForward l;
-    l.hc = "tun";
-    l.bindings.push_back(bridge::LocalBinding{"127.0.0.1", 0, "web"});
-    config.local_forwards.push_back(l);
-    bridge::RemoteForward r;
-    r.hc = "tun";
-    r.targets.push_back(bridge::RemoteTarget{"web", "127.0.0.1", echo.port()});
-    r.targets.push_back(bridge::RemoteTarget{"sink", "127.0.0.1", sink.port()});
-    config.remote_forwards.push_back(r);
+    config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"web", "127.0.0.1", echo.port()});
+    config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"sink", "127.0.0.1", sink.port()});
     if (tweak) tweak(config);
   }
   ~Hostile() {
@@ -265,8 +227,8 @@ TEST_CASE("hostile relay: accepts pointing at another host, port or scheme are r
   Hostile h;
   h.start();
   const std::string port = std::to_string(h.fake.port());
-  Decoy other_port(h.io, "127.0.0.1", 0);
-  Decoy other_host(h.io, "127.0.0.2", h.fake.port());  // same port, another loopback address
+  testing::TargetServer other_port(h.io, "127.0.0.1", 0);  // decoys: count connections nobody should make
+  testing::TargetServer other_host(h.io, "127.0.0.2", h.fake.port());  // same port, another loopback address
   const std::string q = "/$hc/tun?sb-hc-action=accept&sb-hc-id=evil";
   const std::vector<std::string> forged = {
       "ws://127.0.0.2:" + port + q,                                // another host

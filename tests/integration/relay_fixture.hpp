@@ -7,6 +7,7 @@
 #include "hc/sas.hpp"
 #include "hc/url.hpp"
 #include "net/ws_client.hpp"
+#include "relay/fault_injector.hpp"
 #include "relay/relay_server.hpp"
 
 #include <catch2/catch.hpp>
@@ -81,12 +82,22 @@ class RelayFixture {
     return out;
   }
 
+  // The relay's fault switches (docs/testing.md), installed as its fault plan on first use.
+  relay::FaultInjector& faults() {
+    if (!injector) {
+      injector = std::make_shared<relay::FaultInjector>(*server);
+      server->set_fault_plan(injector);
+    }
+    return *injector;
+  }
+
   std::string listen_url(const std::string& hc) const { return hc::listen_url(false, "127.0.0.1", port, hc, hc::new_guid()); }
   std::string connect_url(const std::string& hc) const { return hc::connect_url(false, "127.0.0.1", port, hc, hc::new_guid()); }
 
   asio::io_context io;
   std::string key = kTestRelayKey;
   std::unique_ptr<relay::RelayServer> server;
+  std::shared_ptr<relay::FaultInjector> injector;
   uint16_t port = 0;
 };
 

@@ -5,7 +5,9 @@
 #include "bridge_fixture.hpp"
 
 #include "support/test_cert.hpp"
+#include "support/tunnel_config.hpp"
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -89,22 +91,11 @@ TEST_CASE("threads: relay, daemon and targets on their own threads, clients on f
     return target->port();
   });
 
-  bridge::Config config;
   // "localhost" makes the daemon resolve, which Asio does on a thread of its own.
-  config.relay.endpoint = "wss://localhost:" + std::to_string(relay_port) + "/";
+  bridge::Config config = testing::tunnel_pair_config("wss://localhost:" + std::to_string(relay_port) + "/",
+                                                      testing::kTestRelayKey, "threads");
   config.relay.ca_file = cert.cert_file;
-  config.relay.key_name = "root";
-  config.relay.key = testing::kTestRelayKey;
-  config.backoff_initial = bridge::Seconds(0.05);
-  config.backoff_max = bridge::Seconds(0.2);
-  bridge::LocalForward l;
-  l.hc = "threads";
-  l.bindings.push_back(bridge::LocalBinding{"127.0.0.1", 0, "web"});
-  config.local_forwards.push_back(l);
-  bridge::RemoteForward r;
-  r.hc = "threads";
-  r.targets.push_back(bridge::RemoteTarget{"web", "localhost", target_port});
-  config.remote_forwards.push_back(r);
+  config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"web", "localhost", target_port});
 
   std::unique_ptr<bridge::Daemon> daemon;
   const bool started = daemon_loop.call([&] {
@@ -129,15 +120,37 @@ TEST_CASE("threads: relay, daemon and targets on their own threads, clients on f
       return exact;
     }));
   }
-  std::size_t scrapes = 0;
+  // Each scrape records what it saw: a complete exposition (families with HELP, the status line, and the tunnel
+  // counter's samples once a tunnel opened) and the tunnels opened so far. They must overlap the traffic (some scrape sees 0 < opened < 40) and never see the
+  // counter go back.
+  struct Scrape {
+    bool complete;
+    uint64_t opened;
+  };
+  std::vector<Scrape> scrapes;
   while (std::any_of(clients.begin(), clients.end(), [](auto& f) { return f.wait_for(0ms) != std::future_status::ready; })) {
-    scrapes += daemon_loop.call([&] { return daemon->metrics().render().size() + daemon->status_line().size(); }) > 0 ? 1 : 0;
+    scrapes.push_back(daemon_loop.call([&] {
+      const std::string text = daemon->metrics().render();
+      const uint64_t opened = daemon->tunnels().opened();
+      const bool complete = text.find("# HELP hcbridge_") != std::string::npos && !daemon->status_line().empty() &&
+                            (opened == 0 || text.find("hcbridge_tunnels_opened_total{") != std::string::npos);
+      return Scrape{complete, opened};
+    }));
     std::this_thread::sleep_for(2ms);
   }
   int exact = 0;
   for (auto& f : clients) exact += f.get();
   CHECK(exact == 20);
-  CHECK(scrapes > 0);
+  REQUIRE(!scrapes.empty());
+  const auto incomplete = std::count_if(scrapes.begin(), scrapes.end(), [](const Scrape& s) { return !s.complete; });
+  const auto during =
+      std::count_if(scrapes.begin(), scrapes.end(), [](const Scrape& s) { return s.opened > 0 && s.opened < 40; });
+  const bool monotonic = std::is_sorted(scrapes.begin(), scrapes.end(),
+                                        [](const Scrape& a, const Scrape& b) { return a.opened < b.opened; });
+  INFO("scrapes " << scrapes.size() << ", during the traffic " << during);
+  CHECK(incomplete == 0);
+  CHECK(during >= 1);
+  CHECK(monotonic);
   CHECK(daemon_loop.call([&] { return daemon->tunnels().opened(); }) == 40);  // 20 per side
 
   // Shut everything down on its own loop.

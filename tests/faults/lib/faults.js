@@ -419,3 +419,25 @@ async function steadyFds(pid, ms = 5000) {
   }, 100);
 }
 module.exports.steadyFds = steadyFds;
+
+// ---------------------------------------------------------------------------------------------------------------
+// The set-up the control-channel fault tests share: an echo target; hcbridge -T from a config file (a test may rewrite
+// it and reload), its admin endpoint on tAdmin, waiting for its control channel; hcbridge -L from arguments with its
+// admin endpoint on lAdmin, forwarding lport. `settings` are more top-level config keys of -T (backoff, keepalive,
+// log, ...), `relayConfig` overrides fields of its `relay` section (e.g. the endpoint of a FaultProxy), `lArgs` are
+// more arguments of -L.
+async function tunnelPair(t, relay, { name, settings = {}, relayConfig = {}, lArgs = [] }) {
+  const hc = h.uniqueName(name);
+  const echo = await t.tcpEchoServer('echo target');
+  const dir = tempDir(t);
+  const [tAdmin, lAdmin, lport] = [await h.freePort(), await h.freePort(), await h.freePort()];
+  const cfg = writeConfig(dir, 'listener.json', {
+    relay: { ...relay.daemonRelayConfig(), ...relayConfig }, admin: { bind: `127.0.0.1:${tAdmin}` },
+    log: { level: 'info' }, ...settings, remote_forward: [{ hc, target: `127.0.0.1:${echo.port}` }],
+  });
+  const tD = await t.startDaemon(['-c', cfg], { name: 'hcbridge -T', ready: [/control channel connected/] });
+  const lD = await t.startDaemon([...relay.daemonArgs(), '--admin', `127.0.0.1:${lAdmin}`, ...lArgs, '-L', `${lport}:${hc}`],
+                                 { name: 'hcbridge -L' });
+  return { hc, fwd: `T:${hc}`, echo, dir, cfg, tAdmin, lAdmin, lport, tD, lD };
+}
+module.exports.tunnelPair = tunnelPair;

@@ -16,6 +16,7 @@ const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
 const assert = require('node:assert/strict');
 
@@ -38,13 +39,39 @@ function ensureEnvironment() {
   if (!fs.existsSync(process.env.HCRELAY_BIN)) bail(`HCRELAY_BIN=${process.env.HCRELAY_BIN} does not exist`);
   const ca = path.join(certDir, 'cert.pem');
   if (process.env.NODE_EXTRA_CA_CERTS !== ca && !process.env.HCB_INTEROP_REEXEC) {
-    const child = require('node:child_process').spawnSync(process.execPath, process.argv.slice(1), {
+    // Node reads NODE_EXTRA_CA_CERTS only at start-up: run the test again with it. Asynchronously, so that a signal
+    // to this process (ctest's timeout, ^C) is passed on and the child's own clean-up runs (see run()).
+    const child = spawn(process.execPath, process.argv.slice(1), {
       stdio: 'inherit',
       env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, HCB_INTEROP_REEXEC: '1' },
     });
-    process.exit(child.status === null ? 1 : child.status);
+    for (const sig of STOP_SIGNALS) process.on(sig, () => child.kill(sig));
+    child.on('exit', (code, signal) => process.exit(code === null ? (signal ? 128 + os.constants.signals[signal] : 1) : code));
+    return false;
   }
+  return true;
 }
+
+// Every process spawned here (through keepLogs: hcrelay, hcbridge, and the tests' own short-lived ones) until it
+// exits. Whatever way the test ends (failure, watchdog, signal, process.exit anywhere), those still running are
+// killed, so no relay or daemon outlives its test.
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+const liveChildren = new Set();
+function track(proc) {
+  if (!proc || !proc.pid || proc.exitCode !== null || proc.signalCode !== null) return proc;
+  liveChildren.add(proc);
+  proc.on('exit', () => liveChildren.delete(proc));
+  return proc;
+}
+process.on('exit', () => {
+  for (const proc of liveChildren) {
+    try {
+      proc.kill('SIGKILL');
+    } catch (e) {
+      // already gone
+    }
+  }
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 // The suite-wide secrets check (tests/secrets/check_logs.sh, the last ctest test) greps every process's output for
@@ -61,6 +88,7 @@ function registerSecret(secret) {
 }
 
 function keepLogs(proc, what) {
+  track(proc);
   if (!LOG_DIR || !proc || !proc.pid) return;
   const file = path.join(LOG_DIR, `${TEST_NAME}.${what}.${proc.pid}.log`);
   const fd = fs.openSync(file, 'a');
@@ -848,7 +876,7 @@ function indent(text) {
 
 // Runs a test: main(t) with a watchdog of timeoutMs; exits the process with 0 (pass) or 1 (fail).
 function run(title, main, { timeoutMs = 55000 } = {}) {
-  ensureEnvironment();
+  if (!ensureEnvironment()) return; // the re-run child runs the test; this process waits for it
   const t = new TestContext();
   const started = Date.now();
   let finished = false;
@@ -896,6 +924,7 @@ function run(title, main, { timeoutMs = 55000 } = {}) {
   const watchdog = setTimeout(() => failNow(new Error(`watchdog: the test did not finish within ${timeoutMs} ms`)), timeoutMs);
   process.on('uncaughtException', failNow);
   process.on('unhandledRejection', failNow);
+  for (const sig of STOP_SIGNALS) process.on(sig, () => failNow(new Error(`${sig} received: stopping`)));
 
   (async () => {
     await main(t);

@@ -218,7 +218,7 @@ TEST_CASE("CONNECT request: authority form, credentials only when given, no inje
   CHECK(injected.find("\r\nX: y") == std::string::npos);
 }
 
-TEST_CASE("CONNECT answer: any 2xx opens; 407/401/403/5xx say why", "[proxy]") {
+TEST_CASE("CONNECT answer: any 2xx opens, 407/401/403/5xx say why", "[proxy]") {
   CHECK_FALSE(judge_connect_response(answer(200), "http://p:1", "r:443", false).error);
   CHECK_FALSE(judge_connect_response(answer(204), "http://p:1", "r:443", false).error);
   CHECK_FALSE(judge_connect_response(answer(200, {{"Content-Length", "12"}}), "http://p:1", "r:443", false).error);

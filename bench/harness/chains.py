@@ -136,6 +136,8 @@ def start_squid(chain):
     d = os.path.join(env.workdir, "squid")
     os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o777)
+    # squid runs as nobody: it must be able to walk through the harness's private (0700) work directory to its own.
+    os.chmod(env.workdir, os.stat(env.workdir).st_mode | 0o111)
     port = free_port()
     conf = os.path.join(d, "squid.conf")
     with open(conf, "w") as f:

@@ -85,7 +85,8 @@ hc::Result<NoProxy::Entry> NoProxy::parse_entry(std::string_view text) {
   if (host.size() >= 2 && host.substr(0, 2) == "*.") host.remove_prefix(1);  // "*.example.com" = ".example.com"
   while (!host.empty() && host.front() == '.') host.remove_prefix(1);       // union: the domain and its subdomains
   e.domain = normalise_host(host);
-  if (e.domain.empty() || e.domain.find_first_of("*/@ ") != std::string::npos)
+  // "%": an IPv6 zone id names an interface of this host; it never matches a relay host and does not print back.
+  if (e.domain.empty() || e.domain.find_first_of("*/@ %") != std::string::npos)
     return hc::fail("no-proxy entry " + hc::quote_for_message(text) + " is not a host, domain, address or CIDR block");
   if (parse_ip(e.domain, e.address)) e.kind = Entry::Kind::address;
   e.text = (e.kind == Entry::Kind::address ? host_for_url(e.address.to_string()) : e.domain) +

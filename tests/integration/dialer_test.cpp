@@ -94,7 +94,7 @@ DialOutcome dial(asio::io_context& io, std::shared_ptr<const net::ProxyPolicy> p
 
 }  // namespace
 
-TEST_CASE("dialer: CONNECT request carries the target and Basic credentials; 200 hands over an open socket") {
+TEST_CASE("dialer: CONNECT request carries the target and Basic credentials, 200 hands over an open socket") {
   asio::io_context io;
   ScriptedProxy proxy(io, reply("HTTP/1.1 200 Connection established\r\n\r\n"));
   const auto out = dial(io, policy_for(proxy.port(), "alice:p%40ss%3Aw%25rd@"));
@@ -188,7 +188,7 @@ TEST_CASE("dialer: 407 NTLM-only, 407/401 with and without credentials, 403, 502
   }
 }
 
-TEST_CASE("dialer: NO_PROXY match dials directly; an unreachable proxy and cancel() are reported") {
+TEST_CASE("dialer: NO_PROXY match dials directly, an unreachable proxy and cancel() are reported") {
   asio::io_context io;
   ScriptedProxy proxy(io, reply("HTTP/1.1 200 OK\r\n\r\n"));
   tcp::acceptor direct(io, {asio::ip::make_address("127.0.0.1"), 0});

@@ -63,7 +63,7 @@ struct TempFile {
 
 }  // namespace
 
-TEST_CASE("proxy: --proxy wins over the environment; 'none' turns it off; the environment in curl's order") {
+TEST_CASE("proxy: --proxy wins over the environment, 'none' turns it off, the environment in curl's order") {
   const Env env = {{"HTTPS_PROXY", "http://env-upper:3128"}, {"ALL_PROXY", "http://all:1"}};
   CHECK(policy_of(run({}, env))->proxy->host == "env-upper");
   CHECK(policy_of(run({}, {{"ALL_PROXY", "all:1"}}))->source == "ALL_PROXY");
@@ -111,7 +111,7 @@ TEST_CASE("proxy: bad values are usage errors naming their source (exit 2), the 
   CHECK_THAT(o.err, Catch::Contains("no_proxy: "));
 }
 
-TEST_CASE("proxy: credentials from the URL or a file; check-config shows the proxy masked and each relay's route") {
+TEST_CASE("proxy: credentials from the URL or a file, check-config shows the proxy masked and each relay's route") {
   auto o = run({"check-config", "--proxy", "http://alice:" + kProxySecretEncoded + "@proxy.corp:3128"},
                {{"NO_PROXY", "other.example"}});
   REQUIRE(o.exit_code == 0);

@@ -218,7 +218,7 @@ TEST_CASE("CONNECT request: authority form, credentials only when given, no inje
   CHECK(injected.find("\r\nX: y") == std::string::npos);
 }
 
-TEST_CASE("CONNECT answer: any 2xx opens; 407/401/403/5xx say why", "[proxy]") {
+TEST_CASE("CONNECT answer: any 2xx opens, 407/401/403/5xx say why", "[proxy]") {
   CHECK_FALSE(judge_connect_response(answer(200), "http://p:1", "r:443", false).error);
   CHECK_FALSE(judge_connect_response(answer(204), "http://p:1", "r:443", false).error);
   CHECK_FALSE(judge_connect_response(answer(200, {{"Content-Length", "12"}}), "http://p:1", "r:443", false).error);
@@ -247,4 +247,12 @@ TEST_CASE("CONNECT answer: any 2xx opens; 407/401/403/5xx say why", "[proxy]") {
   CHECK(judge_connect_response(answer(503), "http://p:1", "r:443", false).error == ProxyError::upstream_failed);
   CHECK(judge_connect_response(answer(302), "http://p:1", "r:443", false).error == ProxyError::refused);
   CHECK(std::string(proxy_error_word(std::make_error_code(std::errc::timed_out))).empty());
+}
+
+// Found by fuzz_proxy: "fd00::%8" parsed, but printed as "[fd00::%8]", which did not parse back the same. A zone id
+// names an interface of this host and can never match a relay's host: the entry is refused.
+TEST_CASE("NO_PROXY: an IPv6 address with a zone id is refused", "[proxy]") {
+  CHECK_FALSE(NoProxy::parse("fd00::%8"));
+  CHECK_FALSE(NoProxy::parse("example.com,fe80::1%eth0"));
+  CHECK(NoProxy::parse("fd00::1"));
 }

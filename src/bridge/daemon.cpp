@@ -35,6 +35,12 @@ std::string globals_identity(const Config& c) {
   o << c.token_ttl.count() << ',' << c.keepalive.count() << ',' << c.connect_timeout.count() << ','
     << c.preamble_timeout.count() << ',' << c.backoff_initial.count() << ',' << c.backoff_max.count() << ','
     << c.idle_timeout.count() << ',' << c.max_connections;
+  // Every relay dial goes through the proxy policy: a change to it (or to the proxy environment captured with it)
+  // must restart the forwards, or a reload would keep dialling the old proxy.
+  const ProxyConfig& p = c.proxy;
+  o << '\x1f' << p.url.value_or("\x1e") << '\x1f' << p.no_proxy.value_or("\x1e") << '\x1f' << p.credentials_file
+    << '\x1f' << p.credentials;
+  for (const auto& [name, value] : p.env) o << '\x1f' << name << '=' << value;
   return o.str();
 }
 

@@ -395,3 +395,19 @@ TEST_CASE("bridge: a reload rolled back while the accept retry timer is pending 
   CHECK(retried.lines() == 0);
   CHECK(s.daemon->local_forwarders().at(0)->listening());
 }
+
+// Every relay dial goes through the proxy policy, so a reload that changes the proxy settings restarts every forward
+// (it used to keep them all, still dialling the old proxy); one that changes nothing keeps them.
+TEST_CASE("bridge: a reload that changes the proxy settings restarts the forwards") {
+  BridgeSetup s(false);
+  testing::TargetServer echo(s.io, testing::TargetServer::Mode::echo);
+  s.start(echo.port());
+  auto same = s.daemon->reload(s.config);
+  REQUIRE(same);
+  CHECK(same.value() == "2 forward(s) unchanged, 0 stopped, 0 started");
+  bridge::Config next = s.config;
+  next.proxy.no_proxy = "relay.example";
+  auto changed = s.daemon->reload(next);
+  REQUIRE(changed);
+  CHECK(changed.value() == "0 forward(s) unchanged, 2 stopped, 2 started");
+}

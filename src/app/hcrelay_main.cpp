@@ -1,6 +1,7 @@
 // hcrelay: a local Azure Relay Hybrid Connections service for development, tests and self-hosting.
 #include "net/address.hpp"
 #include "ops/logging.hpp"
+#include "relay/entra_auth.hpp"
 #include "relay/fault_control.hpp"
 #include "relay/relay_server.hpp"
 
@@ -44,6 +45,9 @@ int main(int argc, char** argv) {
   app.add_option("--sas", sas, "Accepted SAS rule as NAME=KEY (repeatable; also $HCRELAY_SAS)");
   app.add_option("--sas-file", sas_file, "File with one NAME=KEY per line (keeps keys off the command line)");
   app.add_flag("--no-auth", no_auth, "Accept every client without a token");
+  std::string entra_jwks, entra_roles;
+  app.add_option("--entra-jwks", entra_jwks, "Entra ID: JSON Web Key Set of the token issuer (RS256 keys); tokens that are not SAS are verified as JWTs");
+  app.add_option("--entra-roles", entra_roles, "Entra ID: tenant and role assignments (Listener/Sender/Owner per object id, on the namespace or one HC)");
   app.add_option("--accept-timeout", accept_timeout, "Seconds a sender waits for the listener to accept")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
@@ -104,7 +108,14 @@ int main(int argc, char** argv) {
       return usage_error("--sas expects NAME=KEY with both parts non-empty");
     config.keys[s.substr(0, eq)] = s.substr(eq + 1);
   }
-  if (config.keys.empty() && !no_auth) return usage_error("give at least one --sas NAME=KEY, or --no-auth");
+  if (entra_jwks.empty() != entra_roles.empty()) return usage_error("--entra-jwks and --entra-roles must be given together");
+  if (!entra_jwks.empty()) {
+    auto entra = relay::load_entra_auth(entra_jwks, entra_roles);
+    if (!entra) return usage_error(entra.error());
+    config.entra = entra.value();
+  }
+  if (config.keys.empty() && !config.entra && !no_auth)
+    return usage_error("give at least one --sas NAME=KEY, --entra-jwks with --entra-roles, or --no-auth");
   if (tls_cert.empty() != tls_key.empty()) return usage_error("--tls-cert and --tls-key must be given together");
 
   asio::io_context io(1);
@@ -138,7 +149,9 @@ int main(int argc, char** argv) {
   std::printf("hcrelay listening on %s://%s:%u\n", server.tls() ? "wss" : "ws", host.c_str(), ep.port());
   std::fflush(stdout);
   spdlog::info("hcrelay listening on {}://{}:{} ({})", server.tls() ? "wss" : "ws", host, ep.port(),
-               no_auth ? "no authentication" : std::to_string(config.keys.size()) + " SAS rule(s)");
+               no_auth ? "no authentication"
+                       : std::to_string(config.keys.size()) + " SAS rule(s)" +
+                             (config.entra ? ", Entra ID tokens of tenant " + config.entra->roles.tenant_id : ""));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer deadline(io);

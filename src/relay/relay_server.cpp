@@ -1,5 +1,7 @@
 #include "relay/relay_server.hpp"
 
+#include "relay/entra_auth.hpp"
+
 #include "hc/guid.hpp"
 #include "net/tls.hpp"
 
@@ -225,10 +227,10 @@ void RelayServer::on_request(std::error_code ec, const net::IncomingRequestPtr& 
       const std::string ns_host = host ? split_host_header(*host).first : std::string();
       const auto check = check_token(request, hcr, ns_host, hcr.path);
       if (!check.ok())
-        return reject(request, 401,
+        return reject(request, auth_status(check),
                       service_error_text(check.reason, (hcr.id.empty() ? hc::new_guid() : hcr.id) + "_G0", ns_host,
                                          hcr.path));
-      return handle_listen(request, hcr, check.expiry);
+      return handle_listen(request, hcr, check);
     }
     case Action::connect:
       return handle_connect(request, hcr);
@@ -242,10 +244,12 @@ hc::SasCheck RelayServer::check_token(const net::IncomingRequestPtr& request, co
   if (config_.no_auth) return hc::SasCheck{};
   const std::string* header = request->head.headers.find("ServiceBusAuthorization");
   const std::string token = header ? *header : hcr.token;
-  return hc::verify_sas_token(token, config_.keys, ns_host, hc_path, static_cast<int64_t>(std::time(nullptr)));
+  return authorize(config_.keys, config_.entra.get(), token, ns_host, hc_path, hcr.action,
+                   static_cast<int64_t>(std::time(nullptr)));
 }
 
-void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, int64_t expiry) {
+void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, const hc::SasCheck& check) {
+  const int64_t expiry = check.expiry;
   const std::string key = hc_key(hcr.path);
   auto& channels = listeners_[key];
   const std::string id = hcr.id.empty() ? hc::new_guid() : hcr.id;
@@ -264,10 +268,11 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
                                                  : host_for_url + ":" + std::to_string(port));
   const std::string path = hcr.path;
   const std::string conn = next_conn_id();
-  auto verifier = [this, alive = liveness(), ns_host = ns_host, path](const std::string& token) {
-    if (alive.expired()) return hc::SasCheck{hc::SasFailure::missing, "relay stopped", 0, {}};
+  auto verifier = [this, alive = liveness(), ns_host = ns_host, path, principal = check.principal](const std::string& token) {
+    if (alive.expired()) return hc::SasCheck{hc::SasFailure::missing, "relay stopped", 0, {}, {}};
     if (config_.no_auth) return hc::SasCheck{};
-    return hc::verify_sas_token(token, config_.keys, ns_host, path, static_cast<int64_t>(std::time(nullptr)));
+    return authorize_renewal(config_.keys, config_.entra.get(), token, ns_host, path, principal,
+                             static_cast<int64_t>(std::time(nullptr)));
   };
   net::WebSocket::Options control_options;
   control_options.answer_pings = config_.answer_control_pings;
@@ -305,7 +310,7 @@ void RelayServer::handle_connect(const net::IncomingRequestPtr& request, const H
   // Authorise against the HC the sender names; when no listener exists the whole path stands for it.
   const auto check = check_token(request, hcr, ns_host, hc_name.empty() ? hcr.path : hc_name);
   if (!check.ok())
-    return reject(request, 401, service_error_text(check.reason, tracking, ns_host, hcr.path));
+    return reject(request, auth_status(check), service_error_text(check.reason, tracking, ns_host, hcr.path));
   if (hc_name.empty()) return reject(request, 404, service_error_text(kNoListeners, tracking, ns_host, hcr.path));
 
   auto& channels = listeners_[hc_key(hc_name)];

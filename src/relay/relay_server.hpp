@@ -83,7 +83,7 @@ class RelayServer {
 
   void do_accept();
   void on_request(std::error_code ec, const net::IncomingRequestPtr& request, const std::string& problem);
-  void handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, int64_t expiry);
+  void handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, const hc::SasCheck& check);
   void handle_connect(const net::IncomingRequestPtr& request, const HcRequest& hcr);
   void handle_accept(const net::IncomingRequestPtr& request, const HcRequest& hcr);
   void reject(const net::IncomingRequestPtr& request, int status, const std::string& reason);

@@ -30,6 +30,7 @@ hc::Result<bool> LocalForwarder::start() {
   bindings_.clear();
   stopped_ = false;
   for (const auto& b : forward_.bindings) {
+    if (b.protocol != Protocol::tcp) continue;
     auto binding = std::make_unique<Binding>();
     binding->config = b;
     std::error_code ec;
@@ -55,18 +56,35 @@ hc::Result<bool> LocalForwarder::start() {
                  b.port_name, forward_.raw ? ", raw" : "");
     bindings_.push_back(std::move(binding));
   }
+  // UDP last: until accept_next() below nothing is pending, so a failure here leaves nothing behind.
+  if (auto started = start_udp(); !started) return started;
   listening_ = true;
   for (auto& b : bindings_) accept_next(*b);
   return true;
 }
 
+hc::Result<bool> LocalForwarder::start_udp() {
+  LocalForward udp = forward_;
+  udp.bindings.clear();
+  for (const auto& b : forward_.bindings)
+    if (b.protocol == Protocol::udp) udp.bindings.push_back(b);
+  if (udp.bindings.empty()) return true;
+  udp_ = std::make_shared<UdpLocalForwarder>(io_, config_, std::move(udp), relay_, tunnels_, tunnels_->datagrams());
+  return udp_->start();
+}
+
 void LocalForwarder::stop() {
   stopped_ = true;
   listening_ = false;
+  if (udp_) udp_->stop();
   for (auto& b : bindings_) {
     std::error_code ignored;
     b->acceptor->close(ignored);
   }
+}
+
+std::vector<asio::ip::udp::endpoint> LocalForwarder::udp_endpoints() const {
+  return udp_ ? udp_->local_endpoints() : std::vector<asio::ip::udp::endpoint>{};
 }
 
 std::vector<asio::ip::tcp::endpoint> LocalForwarder::local_endpoints() const {

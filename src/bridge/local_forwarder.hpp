@@ -1,10 +1,12 @@
 // Local forward (sender side): listens on local TCP addresses and, for each client, opens a sender WebSocket to the
-// hybrid connection, exchanges the azbridge preamble (unless raw) and splices.
+// hybrid connection, exchanges the azbridge preamble (unless raw) and splices. UDP bindings of the forward are served
+// by a UdpLocalForwarder it owns (one route per client address).
 #pragma once
 
 #include "bridge/config.hpp"
 #include "bridge/relay_context.hpp"
 #include "bridge/tunnel_registry.hpp"
+#include "bridge/udp_local_forwarder.hpp"
 
 #include <memory>
 #include <string>
@@ -26,12 +28,14 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   const std::string& name() const { return name_; }
   const LocalForward& forward() const { return forward_; }
   std::vector<asio::ip::tcp::endpoint> local_endpoints() const;
+  std::vector<asio::ip::udp::endpoint> udp_endpoints() const;
 
  private:
   struct Binding {
     LocalBinding config;
     std::unique_ptr<asio::ip::tcp::acceptor> acceptor;
   };
+  hc::Result<bool> start_udp();
   void accept_next(Binding& binding);
   void open_tunnel(asio::ip::tcp::socket client, const std::string& port_name);
 
@@ -42,6 +46,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   std::shared_ptr<TunnelRegistry> tunnels_;
   std::string name_;
   std::vector<std::unique_ptr<Binding>> bindings_;
+  std::shared_ptr<UdpLocalForwarder> udp_;  // when the forward has UDP bindings
   bool listening_ = false;
   bool stopped_ = false;
   std::size_t handshakes_ = 0;

@@ -1,6 +1,8 @@
 #include "bridge/remote_forwarder.hpp"
 
 #include "bridge/preamble_exchange.hpp"
+#include "bridge/udp_remote_tunnel.hpp"
+#include "hc/datagram.hpp"
 #include "hc/guid.hpp"
 #include "hc/rendezvous.hpp"
 #include "hc/url.hpp"
@@ -304,9 +306,9 @@ void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
     return;
   }
   const std::size_t limit = forward_.max_connections.value_or(config_->max_connections);
-  if (tunnels_->count(name_) + handshakes_ >= limit) {
-    spdlog::warn("{}: refusing connection {}: {} connections open (max_connections {})", name_, accept.id,
-                 tunnels_->count(name_) + handshakes_, limit);
+  const std::size_t open = tunnels_->count(name_) + tunnels_->datagrams()->count(name_) + handshakes_;
+  if (open >= limit) {
+    spdlog::warn("{}: refusing connection {}: {} connections open (max_connections {})", name_, accept.id, open, limit);
     tunnels_->failed(name_, "limit");
     return reject(accept.address, 503, "Too many connections");
   }
@@ -383,12 +385,6 @@ void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
         if (req.reply_on_error.empty()) return ws->send_close(1008, req.error);
         return async_send_reply(ws, req.reply_on_error, [ws](std::error_code) { ws->send_close(1008, "bad preamble"); });
       }
-      if (req.mode != hc::PreambleMode::stream) {
-        done();
-        self->tunnels_->failed(self->name_, "bad_preamble");
-        spdlog::warn("{}: connection {}: the sender asked for UDP, which this forward does not carry", self->name_, accept.id);
-        return async_send_reply(ws, hc::preamble_reply_need_stream(), [ws](std::error_code) { ws->send_close(1008, "UDP not supported"); });
-      }
       const RemoteTarget* target = self->pick_target(req.port_name);
       if (target == nullptr) {
         done();
@@ -400,9 +396,39 @@ void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
                      req.port_name, known);
         return ws->send_close(1008, "unknown port name '" + req.port_name + "'");
       }
+      const bool udp = target->protocol == Protocol::udp;
+      if ((req.mode == hc::PreambleMode::datagram) != udp) {
+        done();
+        self->tunnels_->failed(self->name_, "bad_preamble");
+        // azbridge's answers: {0,0,1} "this port is UDP", {0,0,FF} "this port is a stream".
+        spdlog::warn("{}: connection {}: port '{}' is {} but the sender asked for {}", self->name_, accept.id,
+                     req.port_name, udp ? "UDP" : "a stream", udp ? "a stream" : "UDP");
+        return async_send_reply(ws, hc::preamble_answer(req.mode, udp),
+                                [ws](std::error_code) { ws->send_close(1008, "protocol mismatch"); });
+      }
+      if (udp) return self->open_udp(ws, accept, *target, std::move(req.leftover), done);
       with_target(*target, std::move(req.leftover), true);
     });
   });
+}
+
+void RemoteForwarder::open_udp(const std::shared_ptr<net::WebSocket>& ws, const hc::AcceptMessage& accept,
+                               const RemoteTarget& target, std::string leftover, std::function<void()> done) {
+  const std::string peer = accept.remote_address.empty()
+                               ? std::string("?")
+                               : net::host_for_url(accept.remote_address) + ":" + std::to_string(accept.remote_port);
+  TunnelInfo info{tunnels_->next_id(), name_, forward_.hc, peer, accept.id, std::chrono::steady_clock::now()};
+  DatagramLimits limits;
+  limits.idle_timeout = ms(forward_.idle_timeout.value_or(config_->udp_idle_timeout));
+  auto route = std::make_shared<UdpRemoteTunnel>(
+      io_, tunnels_->datagrams(), info, ws, std::move(leftover), target, limits,
+      [self = shared_from_this(), id = accept.id, done](bool ok, const char* failure, const std::string& why) {
+        done();
+        if (ok) return;
+        self->tunnels_->failed(self->name_, failure);
+        spdlog::warn("{}: connection {}: UDP target unreachable: {}", self->name_, id, why);
+      });
+  route->start();
 }
 
 }  // namespace bridge

@@ -48,6 +48,9 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   void handle_accept(const hc::AcceptMessage& accept);
   void reject(const std::string& address, int status, const std::string& description);
   const RemoteTarget* pick_target(const std::string& port_name) const;
+  // A sender's datagram preamble for a UDP target: a route with a connected UDP socket (UdpRemoteTunnel).
+  void open_udp(const std::shared_ptr<net::WebSocket>& ws, const hc::AcceptMessage& accept, const RemoteTarget& target,
+                std::string leftover, std::function<void()> done);
 
   asio::io_context& io_;
   std::shared_ptr<const Config> config_;

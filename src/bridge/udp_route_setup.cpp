@@ -28,7 +28,8 @@ void UdpRouteSetup::do_connect() {
   options.timeout = params_.connect_timeout;
   const std::string token = relay_.tokens->token_for(params_.hc, static_cast<int64_t>(std::time(nullptr)));
   if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
-  pending_ = net::async_ws_connect(io_, hc::connect_url(ep.tls(), ep.host, ep.port, params_.hc, hc::new_guid()),
+  tracking_id_ = hc::new_guid();
+  pending_ = net::async_ws_connect(io_, hc::connect_url(ep.tls(), ep.host, ep.port, params_.hc, tracking_id_),
                                    options, [self = shared_from_this()](std::error_code ec, net::ConnectResult r) {
                                      self->pending_.reset();
                                      self->on_connect(ec, std::move(r));
@@ -64,6 +65,7 @@ void UdpRouteSetup::on_preamble(std::error_code ec, std::string leftover, std::s
   Outcome out;
   out.ws = std::move(ws_);
   out.leftover = std::move(leftover);
+  out.tracking_id = tracking_id_;
   if (auto done = std::move(done_)) done(std::move(out));
 }
 

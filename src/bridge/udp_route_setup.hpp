@@ -21,6 +21,7 @@ class UdpRouteSetup : public std::enable_shared_from_this<UdpRouteSetup> {
   struct Outcome {
     std::shared_ptr<net::WebSocket> ws;  // set on success
     std::string leftover;                // datagram bytes that followed the reply
+    std::string tracking_id;             // the sb-hc-id we sent (the relay's id for this connection)
     const char* failure = nullptr;       // metric reason word on failure
     std::string why;                     // on failure, for the log
   };
@@ -52,6 +53,7 @@ class UdpRouteSetup : public std::enable_shared_from_this<UdpRouteSetup> {
   Done done_;
   std::shared_ptr<net::PendingConnect> pending_;
   std::shared_ptr<net::WebSocket> ws_;
+  std::string tracking_id_;
   bool cancelled_ = false;
 };
 

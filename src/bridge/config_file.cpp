@@ -340,6 +340,16 @@ bool read_endpoint_texts(Reader& r, const JNode& v, const std::string& path, con
   return true;
 }
 
+// "tcp" or "udp" (Unix sockets are not supported yet).
+bool read_protocol(Reader& r, const JNode& v, const std::string& path, Protocol& out) {
+  std::string text;
+  if (!r.get_string(v, path, text)) return false;
+  if (text == "tcp") out = Protocol::tcp;
+  else if (text == "udp") out = Protocol::udp;
+  else return r.fail(v, path, hc::quote_for_message(text, 40) + " is not a protocol (expected \"tcp\" or \"udp\")");
+  return true;
+}
+
 template <class Forward, class Endpoint>
 bool read_endpoint_item(Reader& r, const JNode& item, const std::string& p, const EndpointKeys<Forward, Endpoint>& e,
                         ForwardDraft<Forward>& d) {
@@ -348,13 +358,21 @@ bool read_endpoint_item(Reader& r, const JNode& item, const std::string& p, cons
   Endpoint endpoint;
   if (const JNode* v = item.member(e.host_key))
     if (!r.get_host(*v, join(p, e.host_key), e.allow_star, endpoint.*e.host)) return false;
+  if (const JNode* v = item.member("protocol"))
+    if (!read_protocol(r, *v, join(p, "protocol"), endpoint.protocol)) return false;
   const JNode* port = item.member("port");
   if (port == nullptr) return r.fail(item, p, "missing required key 'port'");
+  if (port->kind == JNode::Kind::number && port->number < 0)
+    return r.fail(*port, join(p, "port"),
+                  "negative port numbers (azbridge's way of writing UDP) are not accepted; write \"port\": " +
+                      std::to_string(static_cast<long long>(-port->number)) + ", \"protocol\": \"udp\"");
   if (!r.get_port(*port, join(p, "port"), endpoint.port)) return false;
   if (const JNode* v = item.member("port_name")) {
     if (!r.get_port_name(*v, join(p, "port_name"), endpoint.port_name)) return false;
+  } else if (!d.default_port_name.empty()) {
+    endpoint.port_name = d.default_port_name;
   } else {
-    endpoint.port_name = d.default_port_name.empty() ? std::to_string(endpoint.port) : d.default_port_name;
+    endpoint.port_name = std::to_string(endpoint.port) + (endpoint.protocol == Protocol::udp ? "U" : "");
   }
   (d.forward.*e.list).push_back(std::move(endpoint));
   return true;
@@ -389,7 +407,7 @@ struct ForwardKind {
 const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
   static const ForwardKind<LocalForward, LocalBinding> kind{
       common_forward_keys<LocalForward>(),
-      {"bind", "bindings", "\"127.0.0.1:8080\"", parse_local_binding, {"address", "port", "port_name"}, "address",
+      {"bind", "bindings", "\"127.0.0.1:8080\"", parse_local_binding, {"address", "port", "port_name", "protocol"}, "address",
        true, &LocalBinding::bind_host, &LocalForward::bindings}};
   return kind;
 }
@@ -397,7 +415,7 @@ const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
 const ForwardKind<RemoteForward, RemoteTarget>& remote_forward_kind() {
   static const ForwardKind<RemoteForward, RemoteTarget> kind{
       common_forward_keys<RemoteForward>(),
-      {"target", "targets", "\"localhost:80\"", parse_remote_target, {"port_name", "host", "port"}, "host", false,
+      {"target", "targets", "\"localhost:80\"", parse_remote_target, {"port_name", "host", "port", "protocol"}, "host", false,
        &RemoteTarget::host, &RemoteForward::targets}};
   return kind;
 }
@@ -448,14 +466,15 @@ bool read_durations(Reader& r, const JNode& n, Config& c) {
     const char* key;
     Seconds* target;
   };
-  const std::array<Duration, 8> durations = {{{"token_ttl", &c.token_ttl},
+  const std::array<Duration, 9> durations = {{{"token_ttl", &c.token_ttl},
                                               {"keepalive", &c.keepalive},
                                               {"connect_timeout", &c.connect_timeout},
                                               {"preamble_timeout", &c.preamble_timeout},
                                               {"backoff_initial", &c.backoff_initial},
                                               {"backoff_max", &c.backoff_max},
                                               {"grace_period", &c.grace_period},
-                                              {"idle_timeout", &c.idle_timeout}}};
+                                              {"idle_timeout", &c.idle_timeout},
+                                              {"udp_idle_timeout", &c.udp_idle_timeout}}};
   for (const auto& d : durations)
     if (const JNode* v = n.member(d.key))
       if (!r.get_duration(*v, d.key, d.key, *d.target)) return false;
@@ -543,7 +562,7 @@ const std::vector<Section>& sections() {
       {{"local_forward"}, read_local_forwards},
       {{"remote_forward"}, read_remote_forwards},
       {{"token_ttl", "keepalive", "connect_timeout", "preamble_timeout", "backoff_initial", "backoff_max",
-        "grace_period", "idle_timeout"},
+        "grace_period", "idle_timeout", "udp_idle_timeout"},
        read_durations},
       {{"max_connections"}, read_max_connections_section},
       {{"log"}, read_log_section},

@@ -11,7 +11,6 @@ constexpr std::size_t kMaxUdpPayload = 65535;
 constexpr int kDatagramsPerWakeup = 64;
 constexpr int kSocketReceiveBuffer = 1 << 20;  // then yield to the event loop, so one busy port cannot starve the others
 
-std::chrono::milliseconds ms(Seconds s) { return std::chrono::milliseconds(static_cast<int64_t>(s.count() * 1000)); }
 
 std::string endpoint_text(const asio::ip::udp::endpoint& ep) {
   return net::host_for_url(ep.address().to_string()) + ":" + std::to_string(ep.port());

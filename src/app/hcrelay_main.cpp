@@ -29,7 +29,7 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"hcrelay - a local Azure Relay Hybrid Connections service (WebSocket mode)"};
+  CLI::App app{"hcrelay - a local Azure Relay Hybrid Connections service (WebSocket and HTTP request modes)"};
   std::string bind = "127.0.0.1:9350";  // where hcbridge looks when no relay is configured
   std::string tls_cert, tls_key, log_level = "info", log_format = "text";
   std::vector<std::string> sas;
@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   double accept_timeout = 30;
   std::size_t max_connections = relay::RelayConfig{}.max_connections;
   double handshake_timeout = 10;
+  double request_timeout = 60;
+  std::string http_path = "auto";
   app.add_option("--bind", bind, "Address to listen on, ADDR:PORT (port 0 picks a free port); the default is where hcbridge looks when no endpoint is configured")->capture_default_str();
   app.add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM); without it the relay speaks plain ws://");
   app.add_option("--tls-key", tls_key, "TLS private key (PEM)");
@@ -57,6 +59,15 @@ int main(int argc, char** argv) {
   app.add_option("--handshake-timeout", handshake_timeout, "Seconds a new connection has to finish TLS and its HTTP request")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0));
+  app.add_option("--request-timeout", request_timeout,
+                 "Seconds an HTTP sender waits for the listener's response before 504 (the service uses 60)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--http-path", http_path,
+                 "How HTTP requests reach listeners: auto (control channel when small, else a rendezvous); control or "
+                 "rendezvous force one (tests)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "control", "rendezvous"}));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")->capture_default_str();
   app.add_option("--log-format", log_format, "text or json")->capture_default_str();
   app.set_version_flag("--version", std::string("hcrelay 0.1.0"));
@@ -83,6 +94,10 @@ int main(int argc, char** argv) {
   config.accept_timeout = std::chrono::milliseconds(static_cast<int64_t>(accept_timeout * 1000));
   config.max_connections = max_connections;
   config.handshake_timeout = std::chrono::milliseconds(static_cast<int64_t>(handshake_timeout * 1000));
+  config.request_timeout = std::chrono::milliseconds(static_cast<int64_t>(request_timeout * 1000));
+  config.http_path = http_path == "control"      ? relay::RelayConfig::HttpPath::control
+                     : http_path == "rendezvous" ? relay::RelayConfig::HttpPath::rendezvous
+                                                 : relay::RelayConfig::HttpPath::automatic;
   if (const char* env = std::getenv("HCRELAY_SAS"); env && *env) sas.emplace_back(env);
   if (!sas_file.empty()) {
     std::ifstream in(sas_file);

@@ -23,6 +23,14 @@ struct RelayConfig {
   std::chrono::milliseconds accept_timeout{30000};        // how long a sender waits for its listener to dial
   // Fault hook: a relay that stops answering pings on control channels (a black hole that keeps TCP up).
   bool answer_control_pings = true;
+  // HTTP request mode (docs/architecture.md): how long a sender waits for the listener's `response` before 504, how
+  // requests reach the listener (auto: control channel when small and of known length, else a rendezvous; the other
+  // two force one path for tests), and how many requests may wait for responses per listener and per relay.
+  enum class HttpPath { automatic, control, rendezvous };
+  std::chrono::milliseconds request_timeout{60000};
+  HttpPath http_path = HttpPath::automatic;
+  std::size_t max_http_per_listener = 256;
+  std::size_t max_http_in_flight = 4096;
 };
 
 }  // namespace relay

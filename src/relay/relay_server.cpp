@@ -55,6 +55,7 @@ void RelayServer::stop() {
   stopped_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
+  http_.stop();
   for (auto& [key, channels] : listeners_) {
     for (auto& c : std::vector<std::shared_ptr<ControlChannel>>(channels)) c->close(1001, "relay shutting down");
   }
@@ -131,7 +132,7 @@ std::size_t RelayServer::listener_count() const {
 }
 
 std::size_t RelayServer::connection_count() const {
-  return handshaking_ + pending_.size() + listener_count() + 2 * tunnels_.size();
+  return handshaking_ + pending_.size() + listener_count() + 2 * tunnels_.size() + http_.in_flight();
 }
 
 std::string RelayServer::next_conn_id() { return "c" + std::to_string(++conn_counter_); }
@@ -201,7 +202,7 @@ void RelayServer::on_request(std::error_code ec, const net::IncomingRequestPtr& 
   const std::string upgrade_problem = net::http::check_upgrade_request(request->head);
   if (!upgrade_problem.empty()) {
     if (parsed) return reject(request, 400, "This endpoint is only for web-socket requests");
-    return reject(request, 404, "Endpoint does not exist");
+    return http_.handle_request(request, tls_ != nullptr);  // HTTP request mode: https://HOST/HC[/suffix]
   }
   if (!parsed) {
     const std::string tracking = hc::new_guid() + "_G0";
@@ -210,7 +211,7 @@ void RelayServer::on_request(std::error_code ec, const net::IncomingRequestPtr& 
                                      request->head.target.substr(0, std::min<std::size_t>(request->head.target.find('?'), 200))));
   }
   const HcRequest& hcr = parsed.value();
-  if (int status = 0; hcr.action != Action::accept && take_upgrade_fault(status))
+  if (int status = 0; hcr.action != Action::accept && hcr.action != Action::request && take_upgrade_fault(status))
     return reject(request, status, "Fault injected by hcrelay --fault-control");
   if (hcr.action == Action::listen && faults_.refuse_listeners)
     return reject(request, 503, "Fault injected by hcrelay --fault-control: new listeners are refused");
@@ -234,6 +235,8 @@ void RelayServer::on_request(std::error_code ec, const net::IncomingRequestPtr& 
       return handle_connect(request, hcr);
     case Action::accept:
       return handle_accept(request, hcr);
+    case Action::request:
+      return http_.handle_rendezvous(request, hcr, tunnel_options());
   }
 }
 
@@ -282,10 +285,12 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
         }
         auto channel = std::make_shared<ControlChannel>(ws, path, id, authority, expiry, verifier);
         listeners_[key].push_back(channel);
+        http_.attach(*channel);
         spdlog::info("relay: {} listener {} connected for '{}' from {} ({} on this HC)", conn, id, path,
                      endpoint_text(peer), listeners_[key].size());
         channel->start([this, alive = liveness(), key, conn](ControlChannel& c) {
           if (alive.expired()) return;
+          http_.listener_gone(c);
           auto it = listeners_.find(key);
           if (it == listeners_.end()) return;
           auto& v = it->second;

@@ -5,6 +5,7 @@
 #include "net/ws_server.hpp"
 #include "relay/config.hpp"
 #include "relay/control_channel.hpp"
+#include "relay/http_gateway.hpp"
 #include "relay/relay_tunnel.hpp"
 #include "relay/routing.hpp"
 
@@ -108,6 +109,7 @@ class RelayServer {
   std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;  // by hc_key()
   std::map<std::string, PendingSender> pending_;                                    // by rendezvous id
   std::set<std::shared_ptr<RelayTunnel>> tunnels_;
+  HttpGateway http_{config_, listeners_};  // HTTP request mode
   RelayFaults faults_;
   std::vector<net::IncomingRequestPtr> stalled_;                    // stall_rendezvous
   std::vector<std::unique_ptr<asio::ip::tcp::socket>> blackholed_;  // blackhole

@@ -85,10 +85,18 @@ hc::Result<NoProxy::Entry> NoProxy::parse_entry(std::string_view text) {
   if (host.size() >= 2 && host.substr(0, 2) == "*.") host.remove_prefix(1);  // "*.example.com" = ".example.com"
   while (!host.empty() && host.front() == '.') host.remove_prefix(1);       // union: the domain and its subdomains
   e.domain = normalise_host(host);
-  // "%": an IPv6 zone id names an interface of this host; it never matches a relay host and does not print back.
-  if (e.domain.empty() || e.domain.find_first_of("*/@ %") != std::string::npos)
+  // Anything but an IP address must be a DNS name (letters, digits, '-', '_', '.'): stray ':' (".example.com::"),
+  // IPv6 zone ids ("fd00::%8", an interface of this host) and the like can never match a relay host and did not print
+  // back the same (found by fuzz_proxy).
+  // Brackets only ever enclose an IPv6 address ("[.example]" is no name).
+  const bool bracketed = !host.empty() && host.front() == '[';
+  const bool is_address = !e.domain.empty() && parse_ip(e.domain, e.address);
+  if (is_address && e.domain.find('%') == std::string::npos) {
+    e.kind = Entry::Kind::address;
+  } else if (bracketed || e.domain.empty() || e.domain.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                              "0123456789-_.") != std::string::npos) {
     return hc::fail("no-proxy entry " + hc::quote_for_message(text) + " is not a host, domain, address or CIDR block");
-  if (parse_ip(e.domain, e.address)) e.kind = Entry::Kind::address;
+  }
   e.text = (e.kind == Entry::Kind::address ? host_for_url(e.address.to_string()) : e.domain) +
            (e.port ? ":" + std::to_string(e.port) : "");
   return e;

@@ -251,8 +251,11 @@ TEST_CASE("CONNECT answer: any 2xx opens, 407/401/403/5xx say why", "[proxy]") {
 
 // Found by fuzz_proxy: "fd00::%8" parsed, but printed as "[fd00::%8]", which did not parse back the same. A zone id
 // names an interface of this host and can never match a relay's host: the entry is refused.
-TEST_CASE("NO_PROXY: an IPv6 address with a zone id is refused", "[proxy]") {
+TEST_CASE("NO_PROXY: an IPv6 zone id or a name that is not a DNS name is refused", "[proxy]") {
   CHECK_FALSE(NoProxy::parse("fd00::%8"));
   CHECK_FALSE(NoProxy::parse("example.com,fe80::1%eth0"));
+  CHECK_FALSE(NoProxy::parse(".example.com::"));
+  CHECK_FALSE(NoProxy::parse("[.example]"));  // also found by fuzz_proxy: a stray ':' in a name
+  CHECK_FALSE(NoProxy::parse("exa mple.com\x01"));
   CHECK(NoProxy::parse("fd00::1"));
 }

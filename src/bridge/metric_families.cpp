@@ -21,8 +21,9 @@ constexpr Words kLocalFailures = {"no_listener",      "relay_refused",   "relay_
                                   "proxy_unreachable", "proxy_timeout", "proxy_auth_required", "proxy_auth_rejected",
                                   "proxy_auth_unsupported", "proxy_forbidden", "proxy_upstream_failed",
                                   "proxy_refused", "proxy_bad_response"};
-constexpr Words kRemoteFailures = {"target_unreachable", "unknown_port_name",      "bad_preamble",
+constexpr Words kRemoteFailures = {"target_unreachable", "unknown_port_name",      "bad_preamble", "preamble_failed",
                                    "rendezvous_failed",  "bad_rendezvous_address", "limit"};
+constexpr Words kDroppedMessages = {"too_many_requests", "malformed"};
 constexpr Words kDirections = {"to_relay", "from_relay"};
 constexpr Words kResults = {"ok", "failed"};
 
@@ -49,6 +50,7 @@ void for_each_forward_series(const std::string& forward, ForwardSide side, Apply
   apply("hcbridge_control_channel_up", just_forward);
   per_word(apply, "hcbridge_control_channel_reconnects_total", forward, "reason", kReconnectReasons);
   per_word(apply, "hcbridge_token_renewals_total", forward, "result", kResults);
+  per_word(apply, "hcbridge_control_messages_dropped_total", forward, "reason", kDroppedMessages);
 }
 
 }  // namespace
@@ -63,6 +65,8 @@ void describe_metric_families(ops::Metrics& m) {
   m.describe_gauge("hcbridge_control_channel_up", "1 when the forward's control channel is connected, else 0.");
   m.describe_counter("hcbridge_control_channel_reconnects_total", "Control-channel reconnects, per forward and reason.");
   m.describe_counter("hcbridge_token_renewals_total", "renewToken messages sent, per forward and result.");
+  m.describe_counter("hcbridge_control_messages_dropped_total",
+                     "Control messages from the relay not acted on, per forward and reason.");
   m.describe_counter("hcbridge_tunnels_opened_total", "Tunnels opened, per forward.");
   m.describe_counter("hcbridge_tunnels_closed_total", "Tunnels closed, per forward and reason.");
   m.describe_counter("hcbridge_tunnels_failed_total", "Connections that could not be set up, per forward and reason.");

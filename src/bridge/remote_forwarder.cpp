@@ -1,11 +1,10 @@
 #include "bridge/remote_forwarder.hpp"
 
-#include "bridge/preamble_exchange.hpp"
+#include "bridge/accept_handshake.hpp"
+#include "bridge/relay_dial.hpp"
 #include "hc/guid.hpp"
 #include "hc/rendezvous.hpp"
 #include "hc/url.hpp"
-#include "net/address.hpp"
-#include "net/tcp_connect.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -21,20 +20,14 @@ bool is_number(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Why a connect attempt failed, in words an operator can act on.
-std::string describe_failure(const std::string& hc, std::error_code ec, const net::ConnectResult& r) {
-  if (ec == net::ConnectError::http_status) {
-    switch (r.http_status) {
-      case 401: return "401 Unauthorized (check the key name and key): " + r.reason;
-      case 403: return "403 Forbidden: " + r.reason;
-      case 404: return "404: hybrid connection '" + hc + "' not found: " + r.reason;
-      default: return std::to_string(r.http_status) + " " + r.reason;
-    }
-  }
-  return r.reason.empty() ? ec.message() : r.reason;
-}
-
 }  // namespace
+
+std::chrono::seconds timer_delay(int64_t seconds) {
+  // A timer's clock counts nanoseconds in 64 bits (about 292 years): a token expiry far in the future would overflow
+  // the conversion. Nothing needs to wake up more than a year ahead.
+  constexpr int64_t kMax = 365ll * 24 * 3600;
+  return std::chrono::seconds(std::clamp<int64_t>(seconds, 0, kMax));
+}
 
 RemoteForwarder::RemoteForwarder(asio::io_context& io, std::shared_ptr<const Config> config, RemoteForward forward, RelayContext relay,
                                  std::shared_ptr<TunnelRegistry> tunnels)
@@ -78,6 +71,7 @@ void RemoteForwarder::stop() {
   keepalive_timer_.cancel();
   renew_timer_.cancel();
   if (pending_connect_) pending_connect_->cancel();
+  slots_->cancel_all();
   if (ws_) {
     ws_->send_close(1000, "listener shutting down");
     // Do not wait for the relay's answer longer than a moment. The timer owns the channel from here: the channel's
@@ -93,11 +87,7 @@ void RemoteForwarder::connect() {
   channel_id_ = hc::new_guid();
   const auto& ep = relay_.endpoint;
   const std::string url = hc::listen_url(ep.tls(), ep.host, ep.port, forward_.hc, channel_id_);
-  net::ClientOptions options;
-  options.tls = relay_.tls;
-  options.ws.pool = tunnels_->buffers();
-  options.timeout = ms(config_->connect_timeout);
-  options.proxy = relay_.proxy;
+  auto options = relay_dial_options(relay_, *config_, *tunnels_);
   const std::string token = relay_.tokens->token_for(forward_.hc, now_unix());
   if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
   spdlog::debug("{}: connecting control channel to {}://{}", name_, ep.tls() ? "wss" : "ws", ep.authority());
@@ -115,7 +105,7 @@ void RemoteForwarder::on_connect_result(std::error_code ec, net::ConnectResult r
   }
   if (!ec) return on_connected(result.ws);
   auto delay = backoff_.next();
-  const std::string why = describe_failure(forward_.hc, ec, result);
+  const std::string why = describe_connect_failure(forward_.hc, ec, result);
   const char* proxy_word = net::proxy_error_word(ec);
   last_failure_ = *proxy_word                    ? proxy_word
                   : result.http_status == 401   ? "unauthorized"
@@ -189,7 +179,7 @@ void RemoteForwarder::schedule_renewal() {
   const int64_t ttl = relay_.tokens->ttl_seconds();
   const int64_t due = std::max<int64_t>(1, expiry - ttl / 5 - now_unix());
   const auto gen = generation_;
-  renew_timer_.expires_after(std::chrono::seconds(due));
+  renew_timer_.expires_after(timer_delay(due));
   renew_timer_.async_wait([self = shared_from_this(), gen](std::error_code ec) {
     if (ec || self->generation_ != gen || !self->connected_) return;
     const std::string token = self->relay_.tokens->token_for(self->forward_.hc, now_unix());
@@ -269,21 +259,33 @@ void RemoteForwarder::on_disconnected(const std::string& why, bool immediate) {
 void RemoteForwarder::on_control_message(const std::string& text) {
   auto parsed = hc::parse_control_message(text);
   if (!parsed) {
-    spdlog::warn("{}: ignoring a malformed control message: {}", name_, parsed.error());
+    count_dropped("malformed");
+    if (const auto n = malformed_warnings_.hit())
+      spdlog::warn("{}: ignoring a malformed control message: {}{}", name_, parsed.error(), repeats(n));
     return;
   }
   if (auto* accept = std::get_if<hc::AcceptMessage>(&parsed.value())) return handle_accept(*accept);
-  if (auto* request = std::get_if<hc::RequestMessage>(&parsed.value())) {
-    // HTTP mode is not forwarded; answer so the HTTP client is not left waiting for the relay's timeout.
-    hc::ResponseMessage response;
-    response.request_id = request->id;
-    response.status_code = 501;
-    response.status_description = "hcbridge forwards WebSocket streams only";
-    if (ws_) ws_->async_write_text(hc::build_response_message(response), [](std::error_code) {});
-    spdlog::warn("{}: an HTTP request arrived; hcbridge forwards WebSocket streams only (answered 501)", name_);
-    return;
-  }
+  if (auto* request = std::get_if<hc::RequestMessage>(&parsed.value())) return handle_request(*request);
   spdlog::debug("{}: ignoring an unknown control message", name_);
+}
+
+void RemoteForwarder::count_dropped(const char* reason) {
+  tunnels_->metrics().add("hcbridge_control_messages_dropped_total", {{"forward", name_}, {"reason", reason}});
+}
+
+void RemoteForwarder::handle_request(const hc::RequestMessage& request) {
+  // HTTP mode is not forwarded; answer so the HTTP client is not left waiting for the relay's timeout. A relay that
+  // sends requests faster than it takes the answers gets no more than a few answers queued.
+  if (!ws_ || pending_request_replies_ >= kMaxPendingRequestReplies) return count_dropped("too_many_requests");
+  hc::ResponseMessage response;
+  response.request_id = request.id;
+  response.status_code = 501;
+  response.status_description = "hcbridge forwards WebSocket streams only";
+  ++pending_request_replies_;
+  ws_->async_write_text(hc::build_response_message(response),
+                        [self = shared_from_this()](std::error_code) { --self->pending_request_replies_; });
+  if (const auto n = request_warnings_.hit())
+    spdlog::warn("{}: an HTTP request arrived; hcbridge forwards WebSocket streams only (answered 501){}", name_, repeats(n));
 }
 
 const RemoteTarget* RemoteForwarder::pick_target(const std::string& port_name) const {
@@ -294,126 +296,32 @@ const RemoteTarget* RemoteForwarder::pick_target(const std::string& port_name) c
   return nullptr;
 }
 
-void RemoteForwarder::reject(const std::string& address, int status, const std::string& description) {
-  net::ClientOptions options;
-  options.tls = relay_.tls;
-  options.ws.pool = tunnels_->buffers();
-  options.timeout = ms(config_->connect_timeout);
-  options.proxy = relay_.proxy;
-  net::async_ws_connect(io_, hc::reject_url(address, status, description), options,
-                        [](std::error_code, net::ConnectResult r) {
-                          if (r.ws) r.ws->abort();  // a relay should answer 410; never keep a socket either way
-                        });
+// An accept over the limit is answered 503 when the budget of handshakes has room for the dial; otherwise it is only
+// counted (the relay times the sender out), so a flood of accepts cannot make the daemon dial without bound.
+void RemoteForwarder::reject(const hc::AcceptMessage& accept, std::size_t open, std::size_t limit) {
+  tunnels_->failed(name_, "limit");
+  if (const auto n = limit_warnings_.hit())
+    spdlog::warn("{}: refusing connection {}: {} connections open (max_connections {}){}", name_, accept.id, open, limit,
+                 repeats(n));
+  if (slots_->in_use() >= limit) return;
+  std::make_shared<RejectHandshake>(shared_from_this(), hc::reject_url(accept.address, 503, "Too many connections"),
+                                    HandshakeSlot(slots_))
+      ->start();
 }
 
 void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
   auto checked = hc::check_rendezvous_address(relay_.endpoint, accept.address);
   if (!checked) {
-    spdlog::warn("{}: refusing to dial the rendezvous address of connection {}: {}", name_, accept.id, checked.error());
     tunnels_->failed(name_, "bad_rendezvous_address");
+    if (const auto n = bad_address_warnings_.hit())
+      spdlog::warn("{}: refusing to dial the rendezvous address of connection {}: {}{}", name_, accept.id,
+                   checked.error(), repeats(n));
     return;
   }
   const std::size_t limit = forward_.max_connections.value_or(config_->max_connections);
-  if (tunnels_->count(name_) + handshakes_ >= limit) {
-    spdlog::warn("{}: refusing connection {}: {} connections open (max_connections {})", name_, accept.id,
-                 tunnels_->count(name_) + handshakes_, limit);
-    tunnels_->failed(name_, "limit");
-    return reject(accept.address, 503, "Too many connections");
-  }
-  ++handshakes_;
-  const auto setup_started = std::chrono::steady_clock::now();
-  const std::string id = tunnels_->next_id();
-  const std::string peer = accept.remote_address.empty()
-                               ? std::string("?")
-                               : net::host_for_url(accept.remote_address) + ":" + std::to_string(accept.remote_port);
-  net::ClientOptions options;
-  options.tls = relay_.tls;
-  options.ws.pool = tunnels_->buffers();
-  options.timeout = ms(config_->connect_timeout);
-  options.proxy = relay_.proxy;
-  auto self = shared_from_this();
-  auto done = [self] { --self->handshakes_; };
-  net::async_ws_connect(io_, accept.address, options, [self, accept, id, peer, done, setup_started](std::error_code ec, net::ConnectResult r) {
-    if (ec) {
-      done();
-      self->tunnels_->failed(self->name_, "rendezvous_failed");
-      return spdlog::warn("{}: rendezvous for connection {} failed: {}", self->name_, accept.id,
-                          describe_failure(self->forward_.hc, ec, r));
-    }
-    auto ws = r.ws;
-    // Connect the target first and reply after: a refused target is then reported to the sender (azbridge replies
-    // first and closes later, so its clients see a connect followed by EOF).
-    auto with_target = [self, ws, accept, id, peer, done, setup_started](const RemoteTarget& target, std::string leftover, bool preamble) {
-      net::async_tcp_connect(
-          self->io_, target.host, target.port, ms(self->config_->connect_timeout),
-          [self, ws, accept, id, peer, done, target, leftover, preamble, setup_started](std::error_code cec, asio::ip::tcp::socket sock) {
-            if (cec) {
-              done();
-              self->tunnels_->failed(self->name_, "target_unreachable");
-              spdlog::warn("{}: connection {} from {}: target {}:{} unreachable: {}", self->name_, accept.id, peer,
-                           target.host, target.port, cec.message());
-              ws->send_close(1011, "target unreachable: " + cec.message());
-              return;
-            }
-            auto open = [self, ws, accept, id, peer, done, target, leftover, setup_started](asio::ip::tcp::socket s) {
-              done();
-              TunnelInfo info{id, self->name_, self->forward_.hc,
-                              peer + " -> " + net::host_for_url(target.host) + ":" + std::to_string(target.port),
-                              accept.id, setup_started};
-              const Seconds idle = self->forward_.idle_timeout.value_or(self->config_->idle_timeout);
-              self->tunnels_->open(info, std::move(s), ws, leftover, ms(idle));
-            };
-            if (!preamble) return open(std::move(sock));
-            auto holder = std::make_shared<asio::ip::tcp::socket>(std::move(sock));
-            async_send_reply(ws, hc::preamble_reply_accepted(hc::PreambleMode::stream),
-                             [open, holder, done, ws](std::error_code rec) mutable {
-                               if (rec) {
-                                 done();
-                                 ws->abort();
-                                 return;
-                               }
-                               open(std::move(*holder));
-                             });
-          });
-    };
-    if (self->forward_.raw) return with_target(self->forward_.targets.front(), {}, false);
-    async_read_preamble(ws, ms(self->config_->preamble_timeout), [self, ws, accept, done, with_target](
-                                                                     std::error_code pec, PreambleRequest req) {
-      if (pec) {
-        done();
-        self->tunnels_->failed(self->name_, "bad_preamble");
-        spdlog::warn("{}: connection {}: no preamble from the sender: {}", self->name_, accept.id,
-                     pec == asio::error::timed_out ? "timed out" : pec.message());
-        ws->abort();
-        return;
-      }
-      if (!req.error.empty()) {
-        done();
-        self->tunnels_->failed(self->name_, "bad_preamble");
-        spdlog::warn("{}: connection {}: bad preamble: {}", self->name_, accept.id, req.error);
-        if (req.reply_on_error.empty()) return ws->send_close(1008, req.error);
-        return async_send_reply(ws, req.reply_on_error, [ws](std::error_code) { ws->send_close(1008, "bad preamble"); });
-      }
-      if (req.mode != hc::PreambleMode::stream) {
-        done();
-        self->tunnels_->failed(self->name_, "bad_preamble");
-        spdlog::warn("{}: connection {}: the sender asked for UDP, which this forward does not carry", self->name_, accept.id);
-        return async_send_reply(ws, hc::preamble_reply_need_stream(), [ws](std::error_code) { ws->send_close(1008, "UDP not supported"); });
-      }
-      const RemoteTarget* target = self->pick_target(req.port_name);
-      if (target == nullptr) {
-        done();
-        self->tunnels_->failed(self->name_, "unknown_port_name");
-        // azbridge closes without a reply here; we also say so in the log, which azbridge does not (its issue #10).
-        std::string known;
-        for (const auto& t : self->forward_.targets) known += (known.empty() ? "" : ", ") + t.port_name;
-        spdlog::warn("{}: connection {}: unknown port name '{}' (this forward has: {})", self->name_, accept.id,
-                     req.port_name, known);
-        return ws->send_close(1008, "unknown port name '" + req.port_name + "'");
-      }
-      with_target(*target, std::move(req.leftover), true);
-    });
-  });
+  const std::size_t open = tunnels_->count(name_) + slots_->in_use();
+  if (open >= limit) return reject(accept, open, limit);
+  std::make_shared<AcceptHandshake>(shared_from_this(), accept, HandshakeSlot(slots_))->start();
 }
 
 }  // namespace bridge

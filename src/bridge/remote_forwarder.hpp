@@ -5,6 +5,8 @@
 
 #include "bridge/backoff.hpp"
 #include "bridge/config.hpp"
+#include "bridge/handshake_slot.hpp"
+#include "bridge/log_limiter.hpp"
 #include "bridge/relay_context.hpp"
 #include "bridge/tunnel_registry.hpp"
 #include "hc/control_message.hpp"
@@ -16,19 +18,36 @@
 
 namespace bridge {
 
+// `seconds` from now as a timer delay, clamped to [0, one year] (a token expiry near INT64_MAX would overflow the
+// timer clock's nanoseconds).
+std::chrono::seconds timer_delay(int64_t seconds);
+
 class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
  public:
   RemoteForwarder(asio::io_context& io, std::shared_ptr<const Config> config, RemoteForward forward, RelayContext relay,
                   std::shared_ptr<TunnelRegistry> tunnels);
 
   void start();
-  // Closes the control channel and stops reconnecting; open tunnels are left to drain.
+  // Closes the control channel, stops reconnecting and cancels the accepts still being set up; open tunnels are left
+  // to drain.
   void stop();
 
   bool connected() const { return connected_; }
   const std::string& name() const { return name_; }
   const RemoteForward& forward() const { return forward_; }
   uint64_t reconnects() const { return reconnects_; }
+  std::size_t handshakes() const { return slots_->in_use(); }
+
+  // For the handshakes this forwarder starts (accept_handshake.hpp).
+  asio::io_context& io() { return io_; }
+  const Config& config() const { return *config_; }
+  const RelayContext& relay() const { return relay_; }
+  TunnelRegistry& tunnels() { return *tunnels_; }
+  // The target an accepted sender's port name picks, or null.
+  const RemoteTarget* pick_target(const std::string& port_name) const;
+
+  // HTTP-mode requests answered (501) at most at once; more are dropped and counted.
+  static constexpr std::size_t kMaxPendingRequestReplies = 16;
   // Why the last connect attempt failed, as a metrics reason word ("proxy_auth_rejected", "unauthorized"...); "" once
   // connected.
   const char* last_failure() const { return connected_ ? "" : last_failure_; }
@@ -49,8 +68,9 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   void keepalive_tick();
   void schedule_renewal();
   void handle_accept(const hc::AcceptMessage& accept);
-  void reject(const std::string& address, int status, const std::string& description);
-  const RemoteTarget* pick_target(const std::string& port_name) const;
+  void handle_request(const hc::RequestMessage& request);
+  void reject(const hc::AcceptMessage& accept, std::size_t open, std::size_t limit);
+  void count_dropped(const char* reason);
 
   asio::io_context& io_;
   std::shared_ptr<const Config> config_;
@@ -76,7 +96,10 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   uint64_t reconnects_ = 0;
   const char* last_failure_ = "";
   uint64_t generation_ = 0;  // bumps per channel so stale callbacks of an old channel do nothing
-  std::size_t handshakes_ = 0;  // accepts being set up (count toward max_connections)
+  std::shared_ptr<HandshakeSlots> slots_ = std::make_shared<HandshakeSlots>();  // accepts and rejects being set up
+  std::size_t pending_request_replies_ = 0;
+  // One warning per interval for what a relay can repeat at will.
+  LogLimiter limit_warnings_, request_warnings_, bad_address_warnings_, malformed_warnings_;
 };
 
 }  // namespace bridge

@@ -9,7 +9,12 @@
 #include "bridge/daemon.hpp"
 
 #include <openssl/sha.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <dirent.h>
+
+#include <mutex>
 #include <random>
 
 namespace testing {
@@ -31,6 +36,47 @@ inline std::string sha256(const std::string& s) {
   SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
   return std::string(reinterpret_cast<char*>(md), sizeof md);
 }
+
+// Open file descriptors of this process (the daemon, the fake relay and the targets all run in it).
+inline std::size_t open_fds() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d) != nullptr) ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+// Counts the log lines (at warn and above) that contain `needle` while it lives, on the default logger.
+class LogCapture {
+ public:
+  explicit LogCapture(std::string needle) : sink_(std::make_shared<Sink>(std::move(needle))) {
+    spdlog::default_logger()->sinks().push_back(sink_);
+  }
+  ~LogCapture() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+  }
+  std::size_t lines() const { return sink_->lines; }
+  const std::string& last() const { return sink_->last; }
+
+ private:
+  struct Sink : spdlog::sinks::base_sink<std::mutex> {
+    explicit Sink(std::string n) : needle(std::move(n)) {}
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      if (msg.level < spdlog::level::warn) return;
+      const std::string_view text(msg.payload.data(), msg.payload.size());
+      if (text.find(needle) == std::string_view::npos) return;
+      ++lines;
+      last.assign(text);
+    }
+    void flush_() override {}
+    std::string needle;
+    std::size_t lines = 0;
+    std::string last;
+  };
+  std::shared_ptr<Sink> sink_;
+};
 
 // A target server. Echo mode writes back what it reads and half-closes on EOF. Reply mode reads the whole request
 // until EOF and only then sends `reply` (so a reply can only arrive if the client's half-close crossed the tunnel).

@@ -3,6 +3,11 @@
 
 #include "support/test_cert.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <array>
+
 using testing::BridgeSetup;
 using testing::Client;
 using testing::random_payload;
@@ -137,11 +142,11 @@ TEST_CASE("bridge: open tunnels survive a control-channel reconnect") {
   auto sock = std::make_shared<asio::ip::tcp::socket>(s.io);
   sock->connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
   asio::write(*sock, asio::buffer(std::string("part one;")));
-  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count("L:tun") == 1 && s.daemon->tunnels().count("T:tun") == 1; }));
+  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count(s.daemon->local_forwarders()[0]->name()) == 1 && s.daemon->tunnels().count("T:tun") == 1; }));
   const uint64_t before = s.daemon->remote_forwarders()[0]->reconnects();
   s.relay_fixture.server->drop_control_channels(1011);
   REQUIRE(run_until(s.io, [&] { return s.daemon->remote_forwarders()[0]->reconnects() > before && s.listeners_up(); }));
-  CHECK(s.daemon->tunnels().count("L:tun") == 1);
+  CHECK(s.daemon->tunnels().count(s.daemon->local_forwarders()[0]->name()) == 1);
   CHECK(s.daemon->tunnels().count("T:tun") == 1);
   asio::write(*sock, asio::buffer(std::string("part two")));
   sock->shutdown(asio::ip::tcp::socket::shutdown_send);
@@ -206,11 +211,11 @@ TEST_CASE("bridge: max_connections refuses extra clients cleanly") {
     sock->connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
     held.push_back(sock);
   }
-  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count("L:tun") == 2 && s.daemon->tunnels().count("T:tun") == 2; }));
+  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count(s.daemon->local_forwarders()[0]->name()) == 2 && s.daemon->tunnels().count("T:tun") == 2; }));
   auto third = s.client("x");
   REQUIRE(run_until(s.io, [&] { return third->done; }));
   CHECK(third->received.empty());
-  CHECK(s.daemon->tunnels().count("L:tun") == 2);
+  CHECK(s.daemon->tunnels().count(s.daemon->local_forwarders()[0]->name()) == 2);
 }
 
 TEST_CASE("bridge: an idle tunnel is closed after the idle timeout") {
@@ -231,7 +236,7 @@ TEST_CASE("bridge: shutdown lets an open tunnel finish within the grace period")
   auto sock = std::make_shared<asio::ip::tcp::socket>(s.io);
   sock->connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
   asio::write(*sock, asio::buffer(std::string("request")));
-  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count("L:tun") == 1 && s.daemon->tunnels().count("T:tun") == 1; }));
+  REQUIRE(run_until(s.io, [&] { return s.daemon->tunnels().count(s.daemon->local_forwarders()[0]->name()) == 1 && s.daemon->tunnels().count("T:tun") == 1; }));
   bool stopped = false;
   s.daemon->shutdown([&] { stopped = true; });
   // New clients are no longer accepted...
@@ -294,6 +299,103 @@ TEST_CASE("bridge: quiet open tunnels hold no I/O buffers at the daemon or the r
   }));
   CHECK(s.daemon->tunnels().buffers()->free_blocks() <= 32);
 }
+
+namespace {
+// A local client that keeps its tunnel open: sends "x" and waits for the echo.
+std::shared_ptr<asio::ip::tcp::socket> open_held_tunnel(asio::io_context& io, uint16_t port) {
+  auto sock = std::make_shared<asio::ip::tcp::socket>(io);
+  sock->connect({asio::ip::make_address("127.0.0.1"), port});
+  asio::write(*sock, asio::buffer(std::string("x")));
+  auto got = std::make_shared<std::string>();
+  auto buf = std::make_shared<std::array<char, 16>>();
+  sock->async_read_some(asio::buffer(*buf), [got, buf](std::error_code ec, std::size_t n) {
+    if (!ec) got->assign(buf->data(), n);
+  });
+  REQUIRE(run_until(io, [&] { return *got == "x"; }));
+  return sock;
+}
+
+// Lowest file descriptor number not in use: with RLIMIT_NOFILE set to it, the next socket fails with EMFILE.
+int lowest_free_fd() {
+  const int fd = ::dup(0);
+  ::close(fd);
+  return fd;
+}
+}  // namespace
+
+namespace {
+// A configuration whose local forward changed and cannot bind (`taken` is in use): reload() stops the old forward,
+// fails to start the new one and rolls back, restarting the old one.
+bridge::Config rollback_config(const bridge::Config& current, uint16_t taken) {
+  bridge::Config next = current;
+  next.local_forwards[0].bindings[0].port = taken;
+  return next;
+}
+}  // namespace
+
+TEST_CASE("bridge: a reload rolled back while an accept completion is queued touches no freed binding") {
+  BridgeSetup s(false, [](bridge::Config& c) { c.local_forwards[0].max_connections = 0; });  // refuse, and count
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  asio::ip::tcp::acceptor taken(s.io, {asio::ip::make_address("127.0.0.1"), 0});
+  const auto refused = [&] {
+    return s.daemon->metrics().value("hcbridge_tunnels_failed_total",
+                                     {{"forward", s.daemon->local_forwarders().at(0)->name()}, {"reason", "limit"}});
+  };
+  // Three clients wait in the backlog. Once the first is handled, the accept that follows completes at once and its
+  // handler is queued: the reload runs right then, between the two.
+  std::vector<asio::ip::tcp::socket> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back(s.io);
+    clients.back().connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (refused() < 1 && std::chrono::steady_clock::now() < deadline) s.io.run_one_for(std::chrono::milliseconds(20));
+  REQUIRE(refused() == 1);
+  auto result = s.daemon->reload(rollback_config(s.config, taken.local_endpoint().port()));
+  REQUIRE_FALSE(result.ok());
+  // The queued completion runs now (on freed memory before the fix: ASan reports it), and the restored forward works.
+  const double before = refused();
+  asio::ip::tcp::socket late(s.io);
+  late.connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
+  REQUIRE(run_until(s.io, [&] { return refused() >= before + 1; }));
+  CHECK(s.daemon->local_forwarders().at(0)->listening());
+}
+
+TEST_CASE("bridge: a reload rolled back while the accept retry timer is pending touches no freed binding") {
+  BridgeSetup s(false);
+  TargetServer target(s.io, TargetServer::Mode::echo);
+  s.start(target.port());
+  asio::ip::tcp::acceptor taken(s.io, {asio::ip::make_address("127.0.0.1"), 0});
+  testing::LogCapture accept_failed("accept failed");
+  // A client in the backlog, then no descriptor left for the daemon to accept it with: the accept fails (EMFILE) and
+  // the forwarder arms its retry timer.
+  asio::ip::tcp::socket client(s.io);
+  client.connect({asio::ip::make_address("127.0.0.1"), s.local_port()});
+  rlimit old{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free_fd());
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  const bool failed = run_until(s.io, [&] { return accept_failed.lines() >= 1; }, std::chrono::seconds(5));
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &old) == 0);
+  REQUIRE(failed);
+  // Roll a reload back while the timer is pending; when it fires (200 ms) it must not reach the freed binding.
+  auto result = s.daemon->reload(rollback_config(s.config, taken.local_endpoint().port()));
+  REQUIRE_FALSE(result.ok());
+  testing::LogCapture retried("accept failed");
+  auto c = s.client("after the rollback");
+  REQUIRE(run_until(s.io, [&] { return c->done; }));
+  CHECK(c->received == c->payload);
+  // Past the old timer's expiry: nothing happened on the freed binding (ASan would have stopped the test).
+  asio::steady_timer wait(s.io, std::chrono::milliseconds(400));
+  bool waited = false;
+  wait.async_wait([&](std::error_code) { waited = true; });
+  REQUIRE(run_until(s.io, [&] { return waited; }));
+  CHECK(retried.lines() == 0);
+  CHECK(s.daemon->local_forwarders().at(0)->listening());
+}
+
 // Every relay dial goes through the proxy policy, so a reload that changes the proxy settings restarts every forward
 // (it used to keep them all, still dialling the old proxy); one that changes nothing keeps them.
 TEST_CASE("bridge: a reload that changes the proxy settings restarts the forwards") {

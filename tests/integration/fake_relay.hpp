@@ -70,6 +70,8 @@ class FakeRelay {
     std::chrono::steady_clock::time_point opened, ended_at;
     std::function<void()> on_drained;    // once, when everything queued so far is written
     std::function<void(Conn&)> on_data;  // after each read, once the head is in (scripts: echo, preamble reply)
+    bool pause_reading = false;           // true: stop reading (a relay that does not take what the daemon sends)
+    std::function<void()> resume_reading;  // set while paused: call to read again
     // Write side: one write at a time, in order.
     std::deque<std::shared_ptr<const std::string>> out;
     bool writing = false;
@@ -336,6 +338,13 @@ class FakeRelay {
       } else {
         c->in.append(c->buf.data(), n);
         if (c->on_data) c->on_data(*c);
+      }
+      if (c->pause_reading) {
+        c->resume_reading = [this, c, alive] {
+          c->pause_reading = false;
+          if (*alive) read(c);
+        };
+        return;
       }
       read(c);
     });

@@ -1,0 +1,104 @@
+#include "bridge/sender_handshake.hpp"
+
+#include "bridge/preamble_exchange.hpp"
+#include "bridge/relay_dial.hpp"
+#include "net/proxy_connect.hpp"
+#include "hc/guid.hpp"
+#include "hc/url.hpp"
+#include "net/address.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+namespace bridge {
+
+SenderHandshake::SenderHandshake(std::shared_ptr<LocalForwarder> owner, asio::ip::tcp::socket client,
+                                 std::string port_name, HandshakeSlot slot)
+    : owner_(std::move(owner)), client_(std::move(client)), port_name_(std::move(port_name)), slot_(std::move(slot)),
+      tracking_id_(hc::new_guid()) {
+  std::error_code ignored;
+  client_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  const auto ep = client_.remote_endpoint(ignored);
+  peer_ = net::host_for_url(ep.address().to_string()) + ":" + std::to_string(ep.port());
+}
+
+void SenderHandshake::start() {
+  slot_.attach(weak_from_this());
+  do_connect();
+}
+
+void SenderHandshake::cancel() {
+  cancelled_ = true;
+  if (pending_) pending_->cancel();
+  if (ws_) ws_->abort();
+  reset_client();
+}
+
+void SenderHandshake::reset_client() {
+  // A reset, not a FIN: the client may already have sent its request, and a clean end would read as "the service
+  // answered nothing" instead of "the tunnel failed" (the same rule as an aborted tunnel).
+  std::error_code ignored;
+  client_.set_option(asio::socket_base::linger(true, 0), ignored);
+  client_.close(ignored);
+}
+
+void SenderHandshake::fail(const char* reason, const std::string& why) {
+  owner_->tunnels().failed(owner_->name(), reason);
+  spdlog::warn("{}: client {}: cannot open a tunnel: {}", owner_->name(), peer_, why);
+  reset_client();
+}
+
+void SenderHandshake::do_connect() {
+  const auto& relay = owner_->relay();
+  const auto& ep = relay.endpoint;
+  auto options = relay_dial_options(relay, owner_->config(), owner_->tunnels());
+  const std::string token = relay.tokens->token_for(owner_->forward().hc, static_cast<int64_t>(std::time(nullptr)));
+  if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
+  pending_ = net::async_ws_connect(owner_->io(), hc::connect_url(ep.tls(), ep.host, ep.port, owner_->forward().hc, tracking_id_),
+                                   options, [self = shared_from_this()](std::error_code ec, net::ConnectResult r) {
+                                     self->pending_.reset();
+                                     self->on_connect(ec, std::move(r));
+                                   });
+}
+
+void SenderHandshake::on_connect(std::error_code ec, net::ConnectResult result) {
+  if (cancelled_) {
+    if (result.ws) result.ws->abort();
+    return;
+  }
+  if (ec) {
+    if (ec == net::ConnectError::http_status)
+      return fail(result.http_status == 404 ? "no_listener" : "relay_refused",
+                  std::to_string(result.http_status) + " " + result.reason);
+    const char* proxy_word = net::proxy_error_word(ec);
+    return fail(*proxy_word ? proxy_word : "relay_unreachable", result.reason.empty() ? ec.message() : result.reason);
+  }
+  ws_ = std::move(result.ws);
+  if (owner_->forward().raw) return open_tunnel({});
+  do_preamble();
+}
+
+void SenderHandshake::do_preamble() {
+  async_send_preamble(ws_, port_name_, ms(owner_->config().preamble_timeout),
+                      [self = shared_from_this()](std::error_code ec, std::string leftover, std::string refusal) {
+                        self->on_preamble(ec, std::move(leftover), std::move(refusal));
+                      });
+}
+
+void SenderHandshake::on_preamble(std::error_code ec, std::string leftover, std::string refusal) {
+  if (cancelled_) return;
+  if (ec || !refusal.empty()) ws_->abort();
+  if (ec) return fail("preamble_failed", "preamble exchange failed: " + ec.message());
+  if (!refusal.empty()) return fail("preamble_refused", refusal);
+  open_tunnel(std::move(leftover));
+}
+
+void SenderHandshake::open_tunnel(std::string leftover) {
+  slot_.release();  // from here the tunnel counts toward max_connections
+  TunnelInfo info{owner_->tunnels().next_id(), owner_->name(), owner_->forward().hc, peer_, tracking_id_, started_};
+  const Seconds idle = owner_->forward().idle_timeout.value_or(owner_->config().idle_timeout);
+  owner_->tunnels().open(info, std::move(client_), ws_, std::move(leftover), ms(idle));
+}
+
+}  // namespace bridge

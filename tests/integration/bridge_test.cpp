@@ -301,20 +301,6 @@ TEST_CASE("bridge: quiet open tunnels hold no I/O buffers at the daemon or the r
 }
 
 namespace {
-// A local client that keeps its tunnel open: sends "x" and waits for the echo.
-std::shared_ptr<asio::ip::tcp::socket> open_held_tunnel(asio::io_context& io, uint16_t port) {
-  auto sock = std::make_shared<asio::ip::tcp::socket>(io);
-  sock->connect({asio::ip::make_address("127.0.0.1"), port});
-  asio::write(*sock, asio::buffer(std::string("x")));
-  auto got = std::make_shared<std::string>();
-  auto buf = std::make_shared<std::array<char, 16>>();
-  sock->async_read_some(asio::buffer(*buf), [got, buf](std::error_code ec, std::size_t n) {
-    if (!ec) got->assign(buf->data(), n);
-  });
-  REQUIRE(run_until(io, [&] { return *got == "x"; }));
-  return sock;
-}
-
 // Lowest file descriptor number not in use: with RLIMIT_NOFILE set to it, the next socket fails with EMFILE.
 int lowest_free_fd() {
   const int fd = ::dup(0);
@@ -368,6 +354,11 @@ TEST_CASE("bridge: a reload rolled back while the accept retry timer is pending 
   s.start(target.port());
   asio::ip::tcp::acceptor taken(s.io, {asio::ip::make_address("127.0.0.1"), 0});
   testing::LogCapture accept_failed("accept failed");
+  // Run what is already due (the control channel's finished connector is released by its cancelled timer) before
+  // the descriptors run out: UBSan's vptr check of a type it has not seen yet opens a pipe, and under EMFILE it
+  // reports a valid object as one with an invalid vptr.
+  for (int round = 0; round < 100 && s.io.poll() > 0; ++round) {
+  }
   // A client in the backlog, then no descriptor left for the daemon to accept it with: the accept fails (EMFILE) and
   // the forwarder arms its retry timer.
   asio::ip::tcp::socket client(s.io);

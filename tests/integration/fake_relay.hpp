@@ -14,6 +14,8 @@
 #include <array>
 #include <deque>
 #include <fstream>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 namespace testing {
@@ -181,6 +183,14 @@ class FakeRelay {
     for (auto& c : conns) c->drop();
   }
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  // Connections accepted from now on get small segments and a small fixed receive buffer (loopback's autotuned ones
+  // absorb megabytes): what the daemon sends to a connection that stops reading backs up at the daemon after some
+  // tens of KiB, at any build speed.
+  void limit_buffers() {
+    const int segment = 536, receive = 16384;
+    REQUIRE(::setsockopt(acceptor_.native_handle(), IPPROTO_TCP, TCP_MAXSEG, &segment, sizeof segment) == 0);
+    REQUIRE(::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_RCVBUF, &receive, sizeof receive) == 0);
+  }
   std::string endpoint() const { return "ws://127.0.0.1:" + std::to_string(port()) + "/"; }
   // A rendezvous address on this fake (what a well-behaved relay would send).
   std::string accept_address(const std::string& id) const {
@@ -340,9 +350,12 @@ class FakeRelay {
         if (c->on_data) c->on_data(*c);
       }
       if (c->pause_reading) {
-        c->resume_reading = [this, c, alive] {
-          c->pause_reading = false;
-          if (*alive) read(c);
+        // Weak: the connection owns this function, and a strong capture would keep it alive for ever.
+        c->resume_reading = [this, weak = std::weak_ptr<Conn>(c), alive] {
+          auto conn = weak.lock();
+          if (!conn) return;
+          conn->pause_reading = false;
+          if (*alive) read(conn);
         };
         return;
       }

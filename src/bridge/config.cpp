@@ -449,4 +449,23 @@ hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warni
   return check_remote_forwards(v, config);
 }
 
+std::string local_forward_name(const Config& config, const LocalForward& forward) {
+  const std::string base = "L:" + forward.hc;
+  const auto first_binding = [](const LocalForward& f) {
+    if (f.bindings.empty()) return std::string();
+    return net::host_for_url(f.bindings.front().bind_host) + ":" + std::to_string(f.bindings.front().port);
+  };
+  const auto shares_hc = std::count_if(config.local_forwards.begin(), config.local_forwards.end(),
+                                       [&](const LocalForward& f) { return f.hc == forward.hc; });
+  if (shares_hc < 2) return base;
+  const std::string mine = first_binding(forward);
+  std::size_t twins = 0, position = 0;
+  for (const auto& f : config.local_forwards) {
+    if (f.hc != forward.hc || first_binding(f) != mine) continue;
+    ++twins;
+    if (position == 0 && f.origin == forward.origin) position = twins;
+  }
+  return base + "@" + mine + (twins > 1 ? "#" + std::to_string(position) : std::string());
+}
+
 }  // namespace bridge

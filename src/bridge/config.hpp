@@ -149,4 +149,9 @@ bool is_loopback_host(std::string_view host);
 // non-fatal findings are appended to `warnings`.
 hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warnings);
 
+// The name a local forward goes by in logs, metrics and /readyz: `L:<hc>`, or, when several local forwards use the
+// same hybrid connection, `L:<hc>@<host>:<port>` after the first binding (plus `#N` when even that is shared, as
+// with port 0), so their limits, metric series and readiness entries stay apart.
+std::string local_forward_name(const Config& config, const LocalForward& forward);
+
 }  // namespace bridge

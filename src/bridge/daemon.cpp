@@ -74,7 +74,7 @@ void process_metrics(ops::Metrics& m) {
 
 std::string forward_identity(const Config& config, const LocalForward& f) {
   std::ostringstream o;
-  o << "L|" << f.hc << '|' << f.raw << '|';
+  o << "L|" << local_forward_name(config, f) << '|' << f.raw << '|';  // a new name (a second forward on the HC) restarts it
   for (const auto& b : f.bindings) o << b.bind_host << ':' << b.port << '/' << b.port_name << ';';
   o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
     << '|' << globals_identity(config);

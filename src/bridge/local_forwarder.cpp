@@ -17,7 +17,7 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
 LocalForwarder::LocalForwarder(asio::io_context& io, std::shared_ptr<const Config> config, LocalForward forward, RelayContext relay,
                                std::shared_ptr<TunnelRegistry> tunnels)
     : io_(io), config_(std::move(config)), forward_(std::move(forward)), relay_(std::move(relay)), tunnels_(std::move(tunnels)) {
-  name_ = "L:" + forward_.hc;
+  name_ = local_forward_name(*config_, forward_);
 }
 
 hc::Result<std::shared_ptr<LocalForwarder::Binding>> LocalForwarder::bind(const LocalBinding& b) {

@@ -57,3 +57,48 @@ TEST_CASE("daemon metrics: a reload declares the new forward's series and forget
   // The families of -T forwards keep their HELP and TYPE with no forward left to label.
   CHECK(text.find("# TYPE hcbridge_control_channel_up gauge\n") != std::string::npos);
 }
+
+namespace {
+
+// A local client that keeps its tunnel open once its "x" came back (echo target).
+std::shared_ptr<asio::ip::tcp::socket> held_tunnel(BridgeSetup& s, const asio::ip::tcp::endpoint& forward) {
+  auto sock = std::make_shared<asio::ip::tcp::socket>(s.io);
+  sock->connect(forward);
+  asio::write(*sock, asio::buffer(std::string("x")));
+  auto got = std::make_shared<std::string>();
+  auto buf = std::make_shared<std::array<char, 16>>();
+  sock->async_read_some(asio::buffer(*buf), [got, buf](std::error_code ec, std::size_t n) {
+    if (!ec) got->assign(buf->data(), n);
+  });
+  REQUIRE(run_until(s.io, [&] { return *got == "x"; }));
+  return sock;
+}
+
+}  // namespace
+
+TEST_CASE("daemon metrics: two local forwards on one hybrid connection keep their own names, limits and series") {
+  BridgeSetup s(false, [](bridge::Config& c) {
+    c.local_forwards[0].max_connections = 1;
+    bridge::LocalForward second = c.local_forwards[0];
+    second.bindings = {bridge::LocalBinding{"127.0.0.2", 0, "web"}};
+    second.origin = "second";
+    c.local_forwards.push_back(second);
+  });
+  testing::TargetServer echo(s.io, testing::TargetServer::Mode::echo);
+  s.start(echo.port());
+  const auto& forwards = s.daemon->local_forwarders();
+  REQUIRE(forwards.size() == 2);
+  CHECK(forwards[0]->name() == "L:tun@127.0.0.1:0");
+  CHECK(forwards[1]->name() == "L:tun@127.0.0.2:0");
+  const auto states = s.daemon->forward_states();
+  CHECK(std::count_if(states.begin(), states.end(), [](const auto& f) { return f.name.rfind("L:tun@", 0) == 0; }) == 2);
+
+  // Each holds its one allowed tunnel: the first forward's tunnel does not count against the second's limit.
+  auto first = held_tunnel(s, forwards[0]->local_endpoints().at(0));
+  auto second = held_tunnel(s, forwards[1]->local_endpoints().at(0));
+  const std::string text = s.daemon->render_metrics();
+  CHECK(has_series(text, "hcbridge_tunnels_opened_total{forward=\"L:tun@127.0.0.1:0\"} 1"));
+  CHECK(has_series(text, "hcbridge_tunnels_opened_total{forward=\"L:tun@127.0.0.2:0\"} 1"));
+  CHECK(has_series(text, "hcbridge_tunnels_failed_total{forward=\"L:tun@127.0.0.2:0\",reason=\"limit\"} 0"));
+  CHECK(text.find("forward=\"L:tun\"") == std::string::npos);
+}

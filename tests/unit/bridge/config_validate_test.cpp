@@ -520,3 +520,22 @@ TEST_CASE("validate: a pre-issued token that is not a SAS token is refused witho
   CHECK(contains(e, "is not a SAS token"));
   CHECK_FALSE(contains(e, "S3cretNotAToken"));
 }
+
+TEST_CASE("local forward names: L:<hc>, or after the first binding when several local forwards share the HC") {
+  bridge::Config c;
+  const auto forward = [](std::string hc, std::string host, uint16_t port, std::string origin) {
+    bridge::LocalForward f;
+    f.hc = std::move(hc);
+    f.bindings.push_back(bridge::LocalBinding{std::move(host), port, "web"});
+    f.origin = std::move(origin);
+    return f;
+  };
+  c.local_forwards = {forward("a", "127.0.0.1", 8080, "1"), forward("b", "::1", 8081, "2"), forward("b", "127.0.0.1", 8082, "3")};
+  CHECK(bridge::local_forward_name(c, c.local_forwards[0]) == "L:a");
+  CHECK(bridge::local_forward_name(c, c.local_forwards[1]) == "L:b@[::1]:8081");
+  CHECK(bridge::local_forward_name(c, c.local_forwards[2]) == "L:b@127.0.0.1:8082");
+  // Ephemeral ports: the same first binding twice; the position tells them apart.
+  c.local_forwards = {forward("a", "127.0.0.1", 0, "1"), forward("a", "127.0.0.1", 0, "2")};
+  CHECK(bridge::local_forward_name(c, c.local_forwards[0]) == "L:a@127.0.0.1:0#1");
+  CHECK(bridge::local_forward_name(c, c.local_forwards[1]) == "L:a@127.0.0.1:0#2");
+}

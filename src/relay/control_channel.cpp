@@ -7,6 +7,12 @@
 
 namespace relay {
 
+namespace {
+
+constexpr std::chrono::seconds kLongestExpiryWait = std::chrono::hours(24 * 365);
+
+}  // namespace
+
 ControlChannel::ControlChannel(std::shared_ptr<net::WebSocket> ws, std::string hc, std::string id,
                                std::string accept_authority, int64_t token_expiry, Verifier verifier,
                                std::chrono::milliseconds ping_interval)
@@ -68,10 +74,14 @@ void ControlChannel::arm_expiry(int64_t expiry) {
   expiry_timer_.cancel();
   if (expiry <= 0) return;  // no-auth relay: tokens do not expire
   const int64_t left = expiry - static_cast<int64_t>(std::time(nullptr));
-  expiry_timer_.expires_after(std::chrono::seconds(std::max<int64_t>(left, 0)));
-  expiry_timer_.async_wait([this, weak = weak_from_this()](std::error_code ec) {
+  // A token's se may be anything up to INT64_MAX; that many seconds overflow steady_clock's nanoseconds. Wait at most
+  // a year at a time and look again when the wait ends before the token does.
+  const bool capped = left > kLongestExpiryWait.count();
+  expiry_timer_.expires_after(capped ? kLongestExpiryWait : std::chrono::seconds(std::max<int64_t>(left, 0)));
+  expiry_timer_.async_wait([this, weak = weak_from_this(), expiry, capped](std::error_code ec) {
     auto self = weak.lock();
     if (ec || !self) return;
+    if (capped) return arm_expiry(expiry);
     spdlog::info("control {} ({}): token expired, closing with 1008", id_, hc_);
     close(1008, "ExpiredToken: The token is expired. TrackingId:" + id_);
   });

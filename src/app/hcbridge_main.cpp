@@ -16,6 +16,8 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,18 +70,20 @@ int healthcheck(const std::vector<std::string>& args) {
   return status.value() == 200 ? 0 : 1;
 }
 
-}  // namespace
+using Environment = std::map<std::string, std::string>;
 
-int main(int argc, char** argv) {
-  const std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && args[0] == "healthcheck") return healthcheck({args.begin() + 1, args.end()});
-
-  std::map<std::string, std::string> env;
+// The variables the daemon reads from its environment (the connection string and the proxy settings), read once.
+Environment read_environment() {
+  Environment env;
   if (const char* cs = std::getenv("HCBRIDGE_CONNECTION_STRING")) env["HCBRIDGE_CONNECTION_STRING"] = cs;
   for (const char* name : bridge::kProxyEnvironment)
     if (const char* value = std::getenv(name)) env[name] = value;
+  return env;
+}
 
-  auto outcome = bridge::parse_command_line(args, env);
+// Help, version, a usage error or check-config: prints what the command line produced; the exit code, or nullopt
+// when the daemon is to run.
+std::optional<int> finish_without_running(const bridge::CliOutcome& outcome) {
   if (outcome.action == bridge::CliAction::exit) {
     if (!outcome.out.empty()) std::cout << outcome.out << std::flush;
     if (!outcome.err.empty()) std::cerr << outcome.err << (outcome.err.back() == '\n' ? "" : "\n");
@@ -91,6 +95,131 @@ int main(int argc, char** argv) {
     std::cout << outcome.out << std::flush;
     return 0;
   }
+  return std::nullopt;
+}
+
+// Admin endpoint: /healthz answers from the event loop, so an answer proves the loop turns. Null when not configured;
+// an error when it cannot bind.
+hc::Result<std::unique_ptr<ops::AdminServer>> start_admin(asio::io_context& io, const std::string& bind,
+                                                          bridge::Daemon& daemon) {
+  if (bind.empty()) return std::unique_ptr<ops::AdminServer>();
+  ops::AdminServer::Routes routes;
+  routes.healthz = [] { return ops::AdminResponse{200, "application/json", "{\"status\":\"ok\"}\n"}; };
+  routes.readyz = [&daemon] {
+    return ops::AdminResponse{daemon.ready() ? 200 : 503, "application/json", daemon.readiness_json()};
+  };
+  routes.metrics = [&daemon] {
+    return ops::AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8", daemon.render_metrics()};
+  };
+  auto admin = std::make_unique<ops::AdminServer>(io, routes);
+  auto bound = admin->start(bind);
+  if (!bound) return hc::fail(bound.error());
+  spdlog::info("admin endpoint on http://{}:{} (/healthz, /readyz, /metrics)", bound->address().to_string(), bound->port());
+  return admin;
+}
+
+// systemd: a STATUS line when it changes and WATCHDOG pings, from this event loop so a wedged loop gets the service
+// restarted.
+class SystemdStatus {
+ public:
+  SystemdStatus(asio::io_context& io, const ops::SystemdNotifier& systemd, const bridge::Daemon& daemon)
+      : systemd_(systemd), daemon_(daemon), timer_(io) {}
+
+  void tick() {
+    const std::string status = daemon_.status_line();
+    std::string message;
+    if (status != last_status_) message = "STATUS=" + status;
+    if (systemd_.watchdog_interval()) message += (message.empty() ? "" : "\n") + std::string("WATCHDOG=1");
+    if (!message.empty()) systemd_.notify(message);
+    last_status_ = status;
+    auto period = std::chrono::milliseconds(1000);
+    if (auto wd = systemd_.watchdog_interval())
+      period = std::min(period, std::chrono::duration_cast<std::chrono::milliseconds>(*wd));
+    timer_.expires_after(period);
+    timer_.async_wait([this](std::error_code ec) {
+      if (!ec) tick();
+    });
+  }
+
+ private:
+  const ops::SystemdNotifier& systemd_;
+  const bridge::Daemon& daemon_;
+  asio::steady_timer timer_;
+  std::string last_status_;
+};
+
+// SIGHUP reloads from the same command line; the first SIGINT/SIGTERM drains, a second one aborts open tunnels.
+class SignalHandler {
+ public:
+  SignalHandler(asio::io_context& io, asio::signal_set& signals, bridge::Daemon& daemon,
+                const ops::SystemdNotifier& systemd, ops::AdminServer* admin, std::vector<std::string> args,
+                Environment env)
+      : io_(io), signals_(signals), daemon_(daemon), systemd_(systemd), admin_(admin), args_(std::move(args)),
+        env_(std::move(env)) {}
+
+  void wait() {
+    signals_.async_wait([this](std::error_code ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        if (!stopping_) reload();
+      } else if (!stopping_) {
+        stop(signo);
+      } else {
+        daemon_.abort_now();
+      }
+      wait();
+    });
+  }
+
+ private:
+  void reload() {
+    systemd_.notify("RELOADING=1");
+    auto next = bridge::parse_command_line(args_, env_);
+    if (next.action != bridge::CliAction::run) {
+      std::string why = next.err.empty() ? "the command line no longer describes a daemon" : next.err;
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      if (why.rfind("hcbridge: ", 0) == 0) why.erase(0, 10);
+      daemon_.reload_rejected();
+      spdlog::error("reload rejected, keeping the running configuration: {}", why);
+    } else {
+      for (const auto& w : next.warnings) spdlog::warn("{}", w);
+      auto result = daemon_.reload(next.config);
+      if (result) spdlog::info("reload: {}", result.value());
+      else spdlog::error("reload failed, keeping the running configuration: {}", result.error());
+    }
+    systemd_.notify("READY=1\nSTATUS=" + daemon_.status_line());
+  }
+
+  void stop(int signo) {
+    stopping_ = true;
+    systemd_.notify("STOPPING=1");
+    spdlog::info("signal {}: stopping (send it again to abort open tunnels at once)", signo);
+    if (admin_) admin_->stop();
+    daemon_.shutdown([this] {
+      spdlog::info("hcbridge stopped");
+      io_.stop();
+    });
+  }
+
+  asio::io_context& io_;
+  asio::signal_set& signals_;
+  bridge::Daemon& daemon_;
+  const ops::SystemdNotifier& systemd_;
+  ops::AdminServer* admin_;
+  const std::vector<std::string> args_;
+  const Environment env_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "healthcheck") return healthcheck({args.begin() + 1, args.end()});
+
+  Environment env = read_environment();
+  auto outcome = bridge::parse_command_line(args, env);
+  if (auto exit_code = finish_without_running(outcome)) return *exit_code;
 
   const bridge::Config& config = outcome.config;
   if (auto logging = ops::setup_logging(config.log_level, config.log_format); !logging) {
@@ -107,89 +236,21 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", error->message);
     return error->exit_code;
   }
-
-  // Admin endpoint: /healthz answers from the event loop, so an answer proves the loop turns.
-  std::unique_ptr<ops::AdminServer> admin;
-  if (!config.admin_bind.empty()) {
-    ops::AdminServer::Routes routes;
-    routes.healthz = [] { return ops::AdminResponse{200, "application/json", "{\"status\":\"ok\"}\n"}; };
-    routes.readyz = [&daemon] {
-      return ops::AdminResponse{daemon.ready() ? 200 : 503, "application/json", daemon.readiness_json()};
-    };
-    routes.metrics = [&daemon] {
-      return ops::AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8", daemon.render_metrics()};
-    };
-    admin = std::make_unique<ops::AdminServer>(io, routes);
-    auto bound = admin->start(config.admin_bind);
-    if (!bound) {
-      spdlog::critical("{}", bound.error());
-      return 1;
-    }
-    spdlog::info("admin endpoint on http://{}:{} (/healthz, /readyz, /metrics)", bound->address().to_string(), bound->port());
+  auto admin = start_admin(io, config.admin_bind, daemon);
+  if (!admin) {
+    spdlog::critical("{}", admin.error());
+    return 1;
   }
-
   spdlog::info("hcbridge {} running: {}", HCBRIDGE_VERSION, summary(config));
 
-  // systemd: READY once forwards are set up (listeners bound, control channels attempted), a STATUS line while running,
-  // WATCHDOG pings from this event loop so a wedged loop gets the service restarted.
+  // READY once forwards are set up (listeners bound, control channels attempted).
   ops::SystemdNotifier systemd;
   systemd.notify("READY=1\nSTATUS=" + daemon.status_line());
-  asio::steady_timer status_timer(io);
-  std::string last_status;
-  std::function<void()> tick = [&] {
-    const std::string status = daemon.status_line();
-    std::string message;
-    if (status != last_status) message = "STATUS=" + status;
-    if (systemd.watchdog_interval()) message += (message.empty() ? "" : "\n") + std::string("WATCHDOG=1");
-    if (!message.empty()) systemd.notify(message);
-    last_status = status;
-    auto period = std::chrono::milliseconds(1000);
-    if (auto wd = systemd.watchdog_interval())
-      period = std::min(period, std::chrono::duration_cast<std::chrono::milliseconds>(*wd));
-    status_timer.expires_after(period);
-    status_timer.async_wait([&](std::error_code ec) {
-      if (!ec) tick();
-    });
-  };
-  if (systemd.enabled()) tick();
+  SystemdStatus status(io, systemd, daemon);
+  if (systemd.enabled()) status.tick();
 
-  bool stopping = false;
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](std::error_code ec, int signo) {
-      if (ec) return;
-      if (signo == SIGHUP) {
-        if (stopping) return wait_signal();
-        systemd.notify("RELOADING=1");
-        auto next = bridge::parse_command_line(args, env);
-        if (next.action != bridge::CliAction::run) {
-          std::string why = next.err.empty() ? "the command line no longer describes a daemon" : next.err;
-          while (!why.empty() && why.back() == '\n') why.pop_back();
-          if (why.rfind("hcbridge: ", 0) == 0) why.erase(0, 10);
-          daemon.reload_rejected();
-          spdlog::error("reload rejected, keeping the running configuration: {}", why);
-        } else {
-          for (const auto& w : next.warnings) spdlog::warn("{}", w);
-          auto result = daemon.reload(next.config);
-          if (result) spdlog::info("reload: {}", result.value());
-          else spdlog::error("reload failed, keeping the running configuration: {}", result.error());
-        }
-        systemd.notify("READY=1\nSTATUS=" + daemon.status_line());
-      } else if (!stopping) {
-        stopping = true;
-        systemd.notify("STOPPING=1");
-        spdlog::info("signal {}: stopping (send it again to abort open tunnels at once)", signo);
-        if (admin) admin->stop();
-        daemon.shutdown([&] {
-          spdlog::info("hcbridge stopped");
-          io.stop();
-        });
-      } else {
-        daemon.abort_now();
-      }
-      wait_signal();
-    });
-  };
-  wait_signal();
+  SignalHandler handler(io, signals, daemon, systemd, admin.value().get(), args, std::move(env));
+  handler.wait();
   io.run();
   return 0;
 }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 namespace {
 
@@ -27,53 +28,188 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"hcrelay - a local Azure Relay Hybrid Connections service (WebSocket mode)"};
+// What the command line says, as given (checked and turned into a RelayConfig by build_config).
+struct Options {
   std::string bind = "127.0.0.1:9350";  // where hcbridge looks when no relay is configured
   std::string tls_cert, tls_key, log_level = "info", log_format = "text";
   std::vector<std::string> sas;
+  std::string sas_file;
   bool no_auth = false;
   double accept_timeout = 30;
+  std::string fault_control;
   std::size_t max_connections = relay::RelayConfig{}.max_connections;
   double handshake_timeout = 10;
   double listener_ping = 30;
   std::size_t max_queued_accepts = relay::RelayConfig{}.max_queued_accepts;
-  app.add_option("--bind", bind, "Address to listen on, ADDR:PORT (port 0 picks a free port); the default is where hcbridge looks when no endpoint is configured")->capture_default_str();
-  app.add_option("--tls-cert", tls_cert, "TLS certificate chain (PEM); without it the relay speaks plain ws://");
-  app.add_option("--tls-key", tls_key, "TLS private key (PEM)");
-  std::string sas_file;
-  app.add_option("--sas", sas, "Accepted SAS rule as NAME=KEY (repeatable; also $HCRELAY_SAS)");
-  app.add_option("--sas-file", sas_file, "File with one NAME=KEY per line (keeps keys off the command line)");
-  app.add_flag("--no-auth", no_auth, "Accept every client without a token");
-  app.add_option("--accept-timeout", accept_timeout, "Seconds a sender waits for the listener to accept")
+};
+
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--bind", o.bind, "Address to listen on, ADDR:PORT (port 0 picks a free port); the default is where hcbridge looks when no endpoint is configured")->capture_default_str();
+  app.add_option("--tls-cert", o.tls_cert, "TLS certificate chain (PEM); without it the relay speaks plain ws://");
+  app.add_option("--tls-key", o.tls_key, "TLS private key (PEM)");
+  app.add_option("--sas", o.sas, "Accepted SAS rule as NAME=KEY (repeatable; also $HCRELAY_SAS)");
+  app.add_option("--sas-file", o.sas_file, "File with one NAME=KEY per line (keeps keys off the command line)");
+  app.add_flag("--no-auth", o.no_auth, "Accept every client without a token");
+  app.add_option("--accept-timeout", o.accept_timeout, "Seconds a sender waits for the listener to accept")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
-  std::string fault_control;
-  app.add_option("--fault-control", fault_control,
+  app.add_option("--fault-control", o.fault_control,
                  "TESTS ONLY: serve fault-injection commands on this loopback ADDR:PORT (docs/testing.md); never in production");
-  app.add_option("--max-connections", max_connections,
+  app.add_option("--max-connections", o.max_connections,
                  "Connections held at once (handshakes, waiting senders, listeners, tunnel sides); more are closed at once")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
-  app.add_option("--handshake-timeout", handshake_timeout, "Seconds a new connection has to finish TLS and its HTTP request")
+  app.add_option("--handshake-timeout", o.handshake_timeout, "Seconds a new connection has to finish TLS and its HTTP request")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 600.0));
-  app.add_option("--listener-ping", listener_ping,
+  app.add_option("--listener-ping", o.listener_ping,
                  "Seconds between pings to each listener; one that has not answered by the next ping is closed "
                  "with 1008 (0: no pings)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
-  app.add_option("--max-queued-accepts", max_queued_accepts,
+  app.add_option("--max-queued-accepts", o.max_queued_accepts,
                  "Unanswered accepts one listener may hold; a listener at the cap is skipped, and a sender whose "
                  "listeners are all at it gets 404")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")->capture_default_str();
-  app.add_option("--log-format", log_format, "text or json")->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, critical, off")->capture_default_str();
+  app.add_option("--log-format", o.log_format, "text or json")->capture_default_str();
   app.set_version_flag("--version", std::string("hcrelay 0.1.0"));
+}
 
+std::chrono::milliseconds millis(double seconds) { return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)); }
+
+// Appends the NAME=KEY lines of --sas-file to `sas`; the usage error when the file is unreadable or malformed.
+std::optional<std::string> read_sas_file(const std::string& file, std::vector<std::string>& sas) {
+  std::ifstream in(file);
+  if (!in) return "--sas-file '" + file + "' cannot be read";
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    if (line.find('=') == std::string::npos)
+      return "--sas-file '" + file + "' line " + std::to_string(number) + ": expected NAME=KEY";
+    sas.push_back(line);
+  }
+  return std::nullopt;
+}
+
+// The SAS rules from --sas, $HCRELAY_SAS and --sas-file; the usage error when one is malformed or there is none.
+std::optional<std::string> read_keys(Options& o, relay::RelayConfig& config) {
+  if (const char* env = std::getenv("HCRELAY_SAS"); env && *env) o.sas.emplace_back(env);
+  if (!o.sas_file.empty())
+    if (auto error = read_sas_file(o.sas_file, o.sas)) return error;
+  for (const auto& s : o.sas) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == s.size()) return "--sas expects NAME=KEY with both parts non-empty";
+    config.keys[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  if (config.keys.empty() && !o.no_auth) return "give at least one --sas NAME=KEY, or --no-auth";
+  return std::nullopt;
+}
+
+// The relay's configuration from the options; the usage error when they do not make one.
+std::optional<std::string> build_config(Options& o, relay::RelayConfig& config) {
+  auto hp = net::parse_host_port(o.bind, true);
+  if (!hp) return "--bind " + hp.error();
+  std::error_code ec;
+  const auto address = asio::ip::make_address(hp->host, ec);
+  if (ec) return "--bind '" + o.bind + "': the host must be an IP address";
+  config.endpoint = asio::ip::tcp::endpoint(address, hp->port);
+  config.tls_cert = o.tls_cert;
+  config.tls_key = o.tls_key;
+  config.no_auth = o.no_auth;
+  config.accept_timeout = millis(o.accept_timeout);
+  config.max_connections = o.max_connections;
+  config.handshake_timeout = millis(o.handshake_timeout);
+  config.listener_ping = millis(o.listener_ping);
+  config.max_queued_accepts = o.max_queued_accepts;
+  if (auto error = read_keys(o, config)) return error;
+  if (o.tls_cert.empty() != o.tls_key.empty()) return "--tls-cert and --tls-key must be given together";
+  return std::nullopt;
+}
+
+// --fault-control: the test-only switchboard, on a loopback address only.
+struct FaultSwitches {
+  std::shared_ptr<relay::FaultInjector> injector;
+  std::unique_ptr<relay::FaultControl> control;
+};
+
+// Starts the fault control when asked for; an exit code when that fails.
+std::optional<int> start_fault_control(asio::io_context& io, relay::RelayServer& server, const std::string& where,
+                                       FaultSwitches& out) {
+  auto hp = net::parse_host_port(where, true);
+  if (!hp) return usage_error("--fault-control " + hp.error());
+  std::error_code ec;
+  const auto address = asio::ip::make_address(hp->host, ec);
+  if (ec) return usage_error("--fault-control '" + where + "': the host must be an IP address");
+  if (!address.is_loopback())
+    return usage_error("--fault-control must be a loopback address (127.0.0.1 or [::1]), got '" + where + "'");
+  out.injector = std::make_shared<relay::FaultInjector>(server);
+  server.set_fault_plan(out.injector);
+  out.control = std::make_unique<relay::FaultControl>(io, server, *out.injector, asio::ip::tcp::endpoint(address, hp->port));
+  auto started = out.control->start();
+  if (!started) {
+    spdlog::critical("hcrelay: {}", started.error());
+    return kExitFatal;
+  }
+  spdlog::warn("hcrelay: FAULT CONTROL ENABLED on http://{}:{}/faults: this relay misbehaves on request; for tests only, "
+               "never in production",
+               net::host_for_url(started->address().to_string()), started->port());
+  return std::nullopt;
+}
+
+void announce(const relay::RelayServer& server, const relay::RelayConfig& config, const asio::ip::tcp::endpoint& ep) {
+  const std::string host = net::host_for_url(ep.address().to_string());
+  // Tests and scripts read this line to learn the port; it goes to stdout, the logs go to stderr.
+  std::printf("hcrelay listening on %s://%s:%u\n", server.tls() ? "wss" : "ws", host.c_str(), ep.port());
+  std::fflush(stdout);
+  spdlog::info("hcrelay listening on {}://{}:{} ({})", server.tls() ? "wss" : "ws", host, ep.port(),
+               config.no_auth ? "no authentication" : std::to_string(config.keys.size()) + " SAS rule(s)");
+}
+
+// SIGINT/SIGTERM: stop the relay, give peers a few seconds to answer our close frames, then end the loop regardless.
+class GracefulStop {
+ public:
+  GracefulStop(asio::io_context& io, relay::RelayServer& server, relay::FaultControl* faults)
+      : io_(io), server_(server), faults_(faults), signals_(io, SIGINT, SIGTERM), deadline_(io) {}
+
+  void arm() {
+    signals_.async_wait([this](std::error_code ec, int signo) {
+      if (ec) return;
+      spdlog::info("hcrelay: signal {}, shutting down", signo);
+      if (faults_) faults_->stop();
+      server_.stop();
+      give_up_ = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+      check();
+    });
+  }
+
+ private:
+  void check() {
+    if (server_.idle() || std::chrono::steady_clock::now() >= give_up_) return io_.stop();
+    deadline_.expires_after(std::chrono::milliseconds(50));
+    deadline_.async_wait([this](std::error_code ec) {
+      if (!ec) check();
+    });
+  }
+
+  asio::io_context& io_;
+  relay::RelayServer& server_;
+  relay::FaultControl* faults_;
+  asio::signal_set signals_;
+  asio::steady_timer deadline_;
+  std::chrono::steady_clock::time_point give_up_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hcrelay - a local Azure Relay Hybrid Connections service (WebSocket mode)"};
+  Options options;
+  add_options(app, options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -81,46 +217,10 @@ int main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
 
-  if (auto logging = ops::setup_logging(log_level, log_format); !logging) return usage_error(logging.error());
-
+  if (auto logging = ops::setup_logging(options.log_level, options.log_format); !logging)
+    return usage_error(logging.error());
   relay::RelayConfig config;
-  auto hp = net::parse_host_port(bind, true);
-  if (!hp) return usage_error("--bind " + hp.error());
-  std::error_code ec;
-  const auto address = asio::ip::make_address(hp->host, ec);
-  if (ec) return usage_error("--bind '" + bind + "': the host must be an IP address");
-  config.endpoint = asio::ip::tcp::endpoint(address, hp->port);
-  config.tls_cert = tls_cert;
-  config.tls_key = tls_key;
-  config.no_auth = no_auth;
-  config.accept_timeout = std::chrono::milliseconds(static_cast<int64_t>(accept_timeout * 1000));
-  config.max_connections = max_connections;
-  config.handshake_timeout = std::chrono::milliseconds(static_cast<int64_t>(handshake_timeout * 1000));
-  config.listener_ping = std::chrono::milliseconds(static_cast<int64_t>(listener_ping * 1000));
-  config.max_queued_accepts = max_queued_accepts;
-  if (const char* env = std::getenv("HCRELAY_SAS"); env && *env) sas.emplace_back(env);
-  if (!sas_file.empty()) {
-    std::ifstream in(sas_file);
-    if (!in) return usage_error("--sas-file '" + sas_file + "' cannot be read");
-    std::string line;
-    int number = 0;
-    while (std::getline(in, line)) {
-      ++number;
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-      if (line.empty() || line[0] == '#') continue;
-      if (line.find('=') == std::string::npos)
-        return usage_error("--sas-file '" + sas_file + "' line " + std::to_string(number) + ": expected NAME=KEY");
-      sas.push_back(line);
-    }
-  }
-  for (const auto& s : sas) {
-    const auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
-      return usage_error("--sas expects NAME=KEY with both parts non-empty");
-    config.keys[s.substr(0, eq)] = s.substr(eq + 1);
-  }
-  if (config.keys.empty() && !no_auth) return usage_error("give at least one --sas NAME=KEY, or --no-auth");
-  if (tls_cert.empty() != tls_key.empty()) return usage_error("--tls-cert and --tls-key must be given together");
+  if (auto error = build_config(options, config)) return usage_error(*error);
 
   asio::io_context io(1);
   relay::RelayServer server(io, config);
@@ -129,56 +229,13 @@ int main(int argc, char** argv) {
     spdlog::critical("hcrelay: {}", started.error());
     return kExitFatal;
   }
-  std::shared_ptr<relay::FaultInjector> injector;
-  std::unique_ptr<relay::FaultControl> faults;
-  if (!fault_control.empty()) {
-    auto fhp = net::parse_host_port(fault_control, true);
-    if (!fhp) return usage_error("--fault-control " + fhp.error());
-    const auto faddr = asio::ip::make_address(fhp->host, ec);
-    if (ec) return usage_error("--fault-control '" + fault_control + "': the host must be an IP address");
-    if (!faddr.is_loopback())
-      return usage_error("--fault-control must be a loopback address (127.0.0.1 or [::1]), got '" + fault_control + "'");
-    injector = std::make_shared<relay::FaultInjector>(server);
-    server.set_fault_plan(injector);
-    faults = std::make_unique<relay::FaultControl>(io, server, *injector, asio::ip::tcp::endpoint(faddr, fhp->port));
-    auto fstarted = faults->start();
-    if (!fstarted) {
-      spdlog::critical("hcrelay: {}", fstarted.error());
-      return kExitFatal;
-    }
-    spdlog::warn("hcrelay: FAULT CONTROL ENABLED on http://{}:{}/faults: this relay misbehaves on request; for tests only, "
-                 "never in production",
-                 net::host_for_url(fstarted->address().to_string()), fstarted->port());
-  }
-  const auto ep = started.value();
-  const std::string host = net::host_for_url(ep.address().to_string());
-  // Tests and scripts read this line to learn the port; it goes to stdout, the logs go to stderr.
-  std::printf("hcrelay listening on %s://%s:%u\n", server.tls() ? "wss" : "ws", host.c_str(), ep.port());
-  std::fflush(stdout);
-  spdlog::info("hcrelay listening on {}://{}:{} ({})", server.tls() ? "wss" : "ws", host, ep.port(),
-               no_auth ? "no authentication" : std::to_string(config.keys.size()) + " SAS rule(s)");
+  FaultSwitches faults;
+  if (!options.fault_control.empty())
+    if (auto exit_code = start_fault_control(io, server, options.fault_control, faults)) return *exit_code;
+  announce(server, config, started.value());
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  asio::steady_timer deadline(io);
-  // Live as long as the loop: the timer callbacks below call `check` after the signal handler has returned.
-  std::chrono::steady_clock::time_point give_up;
-  std::function<void()> check;
-  signals.async_wait([&](std::error_code sec, int signo) {
-    if (sec) return;
-    spdlog::info("hcrelay: signal {}, shutting down", signo);
-    if (faults) faults->stop();
-    server.stop();
-    // Peers get a few seconds to answer our close frames; then we go regardless.
-    give_up = std::chrono::steady_clock::now() + std::chrono::seconds(6);
-    check = [&] {
-      if (server.idle() || std::chrono::steady_clock::now() >= give_up) return io.stop();
-      deadline.expires_after(std::chrono::milliseconds(50));
-      deadline.async_wait([&](std::error_code dec) {
-        if (!dec) check();
-      });
-    };
-    check();
-  });
+  GracefulStop stop(io, server, faults.control.get());
+  stop.arm();
   io.run();
   spdlog::info("hcrelay: stopped");
   return kExitOk;

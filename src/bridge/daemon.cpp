@@ -158,104 +158,135 @@ std::optional<StartError> Daemon::start() {
   return std::nullopt;
 }
 
+// What a reload does: the running forwarders sorted into kept and dropped by their identity, the identities only the
+// new configuration has (a multiset: two identical forwards are two forwards), and the forwarders built for those.
+struct Daemon::ReloadPlan {
+  std::vector<std::shared_ptr<LocalForwarder>> keep_local, drop_local, new_local;
+  std::vector<std::shared_ptr<RemoteForwarder>> keep_remote, drop_remote, new_remote;
+  std::size_t kept = 0;
+  std::multiset<std::string> added;
+};
+
+namespace {
+
+// Sorts `running` into `keep` (its identity is still wanted: taken out of `wanted`) and `drop`.
+template <class Forwarder>
+void sort_running(const std::vector<std::shared_ptr<Forwarder>>& running,
+                  const std::map<const void*, std::string>& identity, std::multiset<std::string>& wanted,
+                  std::size_t& kept, std::vector<std::shared_ptr<Forwarder>>& keep,
+                  std::vector<std::shared_ptr<Forwarder>>& drop) {
+  for (const auto& f : running) {
+    const auto known = identity.find(f.get());
+    auto it = wanted.find(known == identity.end() ? std::string() : known->second);
+    if (it == wanted.end()) {
+      drop.push_back(f);
+      continue;
+    }
+    ++kept;
+    wanted.erase(it);
+    keep.push_back(f);
+  }
+}
+
+// Calls `build(forward, identity)` for each of `forwards` whose identity is in `added` (taking it out), in order;
+// the first error stops it.
+template <class Forward, class Build>
+std::optional<std::string> build_added(const Config& next, const std::vector<Forward>& forwards,
+                                       std::multiset<std::string>& added, const Build& build) {
+  for (const auto& f : forwards) {
+    std::string id = forward_identity(next, f);
+    auto it = added.find(id);
+    if (it == added.end()) continue;  // unchanged: kept
+    added.erase(it);
+    if (auto error = build(f, std::move(id))) return error;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Daemon::ReloadPlan Daemon::plan_reload(const Config& next) {
+  ReloadPlan plan;
+  for (const auto& f : next.local_forwards) plan.added.insert(forward_identity(next, f));
+  for (const auto& f : next.remote_forwards) plan.added.insert(forward_identity(next, f));
+  sort_running(local_, identity_, plan.added, plan.kept, plan.keep_local, plan.drop_local);
+  sort_running(remote_, identity_, plan.added, plan.kept, plan.keep_remote, plan.drop_remote);
+  return plan;
+}
+
+std::optional<std::string> Daemon::build_added_forwards(const std::shared_ptr<const Config>& next, ReloadPlan& plan) {
+  auto error = build_added(*next, next->local_forwards, plan.added,
+                           [&](const LocalForward& f, std::string id) -> std::optional<std::string> {
+                             auto ctx = relay_context(*next, effective_relay(*next, f.relay));
+                             if (!ctx) return "local forward '" + f.hc + "': " + ctx.error();
+                             auto l = std::make_shared<LocalForwarder>(io_, next, f, ctx.value(), tunnels_);
+                             auto started = l->start();
+                             if (!started) return started.error();
+                             identity_[l.get()] = std::move(id);
+                             plan.new_local.push_back(l);
+                             return std::nullopt;
+                           });
+  if (error) return error;
+  return build_added(*next, next->remote_forwards, plan.added,
+                     [&](const RemoteForward& f, std::string id) -> std::optional<std::string> {
+                       auto ctx = relay_context(*next, effective_relay(*next, f.relay));
+                       if (!ctx) return "remote forward '" + f.hc + "': " + ctx.error();
+                       auto r = std::make_shared<RemoteForwarder>(io_, next, f, ctx.value(), tunnels_);
+                       identity_[r.get()] = std::move(id);
+                       plan.new_remote.push_back(r);
+                       return std::nullopt;
+                     });
+}
+
+hc::Result<std::string> Daemon::roll_back(const ReloadPlan& plan, const std::string& why) {
+  for (auto& l : plan.new_local) l->stop();
+  for (auto& l : plan.drop_local) {
+    auto again = l->start();
+    if (!again) spdlog::error("reload: could not restore {}: {}", l->name(), again.error());
+  }
+  metrics_->add("hcbridge_config_reloads_total", {{"result", "failed"}});
+  return hc::fail(why);
+}
+
+void Daemon::commit_reload(const ReloadPlan& plan, std::shared_ptr<const Config> next) {
+  // Stop what goes (its open tunnels drain on their own), start what comes.
+  for (auto& r : plan.drop_remote) r->stop();
+  // Removed forwards leave no state gauges behind (their tunnels' counts stay: they are history); new ones are
+  // exported at 0 from now on. Forgotten first: a changed forward comes back under the same name.
+  for (auto& l : plan.drop_local) {
+    identity_.erase(l.get());
+    forget_forward_metrics(*metrics_, l->name(), ForwardSide::local);
+  }
+  for (auto& r : plan.drop_remote) {
+    identity_.erase(r.get());
+    forget_forward_metrics(*metrics_, r->name(), ForwardSide::remote);
+  }
+  for (auto& l : plan.new_local) declare_forward_metrics(*metrics_, l->name(), ForwardSide::local);
+  for (auto& r : plan.new_remote) declare_forward_metrics(*metrics_, r->name(), ForwardSide::remote);
+  for (auto& r : plan.new_remote) r->start();
+  local_ = plan.keep_local;
+  local_.insert(local_.end(), plan.new_local.begin(), plan.new_local.end());
+  remote_ = plan.keep_remote;
+  remote_.insert(remote_.end(), plan.new_remote.begin(), plan.new_remote.end());
+  config_ = std::move(next);
+  if (auto level = spdlog::level::from_str(config_->log_level); level != spdlog::level::off || config_->log_level == "off")
+    spdlog::default_logger()->set_level(level);
+}
+
 hc::Result<std::string> Daemon::reload(Config next_config) {
   if (shutting_down_) return hc::fail("shutting down");
   auto next = std::make_shared<const Config>(std::move(next_config));
   if (next->admin_bind != config_->admin_bind)
     spdlog::warn("reload: admin.bind changed; the admin endpoint keeps its old address until a restart");
-
-  // Which forwards stay, which go, which come.
-  std::multiset<std::string> wanted;
-  for (const auto& f : next->local_forwards) wanted.insert(forward_identity(*next, f));
-  for (const auto& f : next->remote_forwards) wanted.insert(forward_identity(*next, f));
-  std::vector<std::shared_ptr<LocalForwarder>> keep_local, drop_local;
-  std::vector<std::shared_ptr<RemoteForwarder>> keep_remote, drop_remote;
-  std::multiset<std::string> kept;
-  for (auto& l : local_) {
-    auto it = wanted.find(identity_[l.get()]);
-    if (it != wanted.end()) {
-      kept.insert(*it);
-      wanted.erase(it);
-      keep_local.push_back(l);
-    } else {
-      drop_local.push_back(l);
-    }
-  }
-  for (auto& r : remote_) {
-    auto it = wanted.find(identity_[r.get()]);
-    if (it != wanted.end()) {
-      kept.insert(*it);
-      wanted.erase(it);
-      keep_remote.push_back(r);
-    } else {
-      drop_remote.push_back(r);
-    }
-  }
-
+  ReloadPlan plan = plan_reload(*next);
   // Local forwards that go release their ports first, so a changed forward can bind the same port again.
-  for (auto& l : drop_local) l->stop();
-  std::vector<std::shared_ptr<LocalForwarder>> new_local;
-  std::vector<std::shared_ptr<RemoteForwarder>> new_remote;
-  auto rollback = [&](const std::string& why) -> hc::Result<std::string> {
-    for (auto& l : new_local) l->stop();
-    for (auto& l : drop_local) {
-      auto again = l->start();
-      if (!again) spdlog::error("reload: could not restore {}: {}", l->name(), again.error());
-    }
-    metrics_->add("hcbridge_config_reloads_total", {{"result", "failed"}});
-    return hc::fail(why);
-  };
-  std::multiset<std::string> pending = wanted;
-  for (const auto& f : next->local_forwards) {
-    const std::string id = forward_identity(*next, f);
-    auto it = pending.find(id);
-    if (it == pending.end()) continue;  // unchanged: kept
-    pending.erase(it);
-    auto ctx = relay_context(*next, effective_relay(*next, f.relay));
-    if (!ctx) return rollback("local forward '" + f.hc + "': " + ctx.error());
-    auto l = std::make_shared<LocalForwarder>(io_, next, f, ctx.value(), tunnels_);
-    auto started = l->start();
-    if (!started) return rollback(started.error());
-    identity_[l.get()] = id;
-    new_local.push_back(l);
-  }
-  for (const auto& f : next->remote_forwards) {
-    const std::string id = forward_identity(*next, f);
-    auto it = pending.find(id);
-    if (it == pending.end()) continue;
-    pending.erase(it);
-    auto ctx = relay_context(*next, effective_relay(*next, f.relay));
-    if (!ctx) return rollback("remote forward '" + f.hc + "': " + ctx.error());
-    auto r = std::make_shared<RemoteForwarder>(io_, next, f, ctx.value(), tunnels_);
-    identity_[r.get()] = id;
-    new_remote.push_back(r);
-  }
-
-  // Commit: stop what goes (its open tunnels drain on their own), start what comes.
-  for (auto& r : drop_remote) r->stop();
-  // Removed forwards leave no state gauges behind (their tunnels' counts stay: they are history); new ones are
-  // exported at 0 from now on. Forgotten first: a changed forward comes back under the same name.
-  for (auto& l : drop_local) {
-    identity_.erase(l.get());
-    forget_forward_metrics(*metrics_, l->name(), ForwardSide::local);
-  }
-  for (auto& r : drop_remote) {
-    identity_.erase(r.get());
-    forget_forward_metrics(*metrics_, r->name(), ForwardSide::remote);
-  }
-  for (auto& l : new_local) declare_forward_metrics(*metrics_, l->name(), ForwardSide::local);
-  for (auto& r : new_remote) declare_forward_metrics(*metrics_, r->name(), ForwardSide::remote);
-  for (auto& r : new_remote) r->start();
-  local_ = keep_local;
-  local_.insert(local_.end(), new_local.begin(), new_local.end());
-  remote_ = keep_remote;
-  remote_.insert(remote_.end(), new_remote.begin(), new_remote.end());
-  config_ = next;
-  if (auto level = spdlog::level::from_str(next->log_level); level != spdlog::level::off || next->log_level == "off")
-    spdlog::default_logger()->set_level(level);
+  for (auto& l : plan.drop_local) l->stop();
+  if (auto error = build_added_forwards(next, plan)) return roll_back(plan, *error);
+  commit_reload(plan, std::move(next));
   metrics_->add("hcbridge_config_reloads_total", {{"result", "ok"}});
-  return std::to_string(kept.size()) + " forward(s) unchanged, " + std::to_string(drop_local.size() + drop_remote.size()) +
-         " stopped, " + std::to_string(new_local.size() + new_remote.size()) + " started";
+  return std::to_string(plan.kept) + " forward(s) unchanged, " +
+         std::to_string(plan.drop_local.size() + plan.drop_remote.size()) + " stopped, " +
+         std::to_string(plan.new_local.size() + plan.new_remote.size()) + " started";
 }
 
 std::vector<ForwardState> Daemon::forward_states() const {

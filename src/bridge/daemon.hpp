@@ -58,7 +58,13 @@ class Daemon {
   const std::vector<std::shared_ptr<RemoteForwarder>>& remote_forwarders() const { return remote_; }
 
  private:
+  struct ReloadPlan;
   hc::Result<RelayContext> relay_context(const Config& config, const RelaySettings& settings);
+  // The steps of reload(): sort, build what is new, then either roll back or commit.
+  ReloadPlan plan_reload(const Config& next);
+  std::optional<std::string> build_added_forwards(const std::shared_ptr<const Config>& next, ReloadPlan& plan);
+  hc::Result<std::string> roll_back(const ReloadPlan& plan, const std::string& why);
+  void commit_reload(const ReloadPlan& plan, std::shared_ptr<const Config> next);
   void check_drained();
 
   asio::io_context& io_;

@@ -1,0 +1,225 @@
+#include "bridge/config_forwards.hpp"
+
+#include "bridge/forward_grammar.hpp"
+#include "hc/url.hpp"
+
+#include <string>
+#include <vector>
+
+namespace bridge {
+
+namespace {
+
+// What a key's reader may fill: the forward itself, and the forward-wide default port name its endpoints use.
+template <class Forward>
+struct ForwardDraft {
+  Forward& forward;
+  std::string default_port_name;
+};
+
+// One row of a forward kind's table: the key and how its value is read. Rows run in table order, after the
+// object's keys were checked against the table; a missing key is simply not read (required keys check themselves in
+// `require`).
+template <class Forward>
+struct ForwardKey {
+  const char* key;
+  bool (*read)(ConfigReader& r, const JNode& value, const std::string& path, ForwardDraft<Forward>& draft);
+};
+
+template <class Forward>
+bool read_hc(ConfigReader& r, const JNode& v, const std::string& path, ForwardDraft<Forward>& d) {
+  std::string& name = d.forward.hc;
+  if (!r.get_string(v, path, name)) return false;
+  if (!valid_hc_name(name))
+    return r.fail(v, path,
+                  "hybrid connection name " + hc::quote_for_message(name, 80) + " is invalid: " + hc_name_problem(name));
+  return true;
+}
+
+template <class Forward>
+bool read_raw(ConfigReader& r, const JNode& v, const std::string& path, ForwardDraft<Forward>& d) {
+  return r.get_bool(v, path, d.forward.raw);
+}
+
+template <class Forward>
+bool read_relay(ConfigReader& r, const JNode& v, const std::string& path, ForwardDraft<Forward>& d) {
+  RelaySettings settings;
+  if (!r.relay(v, path, settings)) return false;
+  d.forward.relay = std::move(settings);
+  return true;
+}
+
+template <class Forward>
+bool read_max_connections(ConfigReader& r, const JNode& v, const std::string& path, ForwardDraft<Forward>& d) {
+  std::size_t m = 0;
+  if (!r.get_max_connections(v, path, m)) return false;
+  d.forward.max_connections = m;
+  return true;
+}
+
+template <class Forward>
+bool read_idle_timeout(ConfigReader& r, const JNode& v, const std::string& path, ForwardDraft<Forward>& d) {
+  Seconds s{0};
+  if (!r.get_duration(v, path, "idle_timeout", s)) return false;
+  d.forward.idle_timeout = s;
+  return true;
+}
+
+template <class Forward>
+bool read_default_port_name(ConfigReader& r, const JNode& v, const std::string& path, ForwardDraft<Forward>& d) {
+  return r.get_port_name(v, path, d.default_port_name);
+}
+
+// The keys every forward kind has, in the order they are read.
+template <class Forward>
+std::vector<ForwardKey<Forward>> common_forward_keys() {
+  return {{"hc", read_hc<Forward>},
+          {"raw", read_raw<Forward>},
+          {"relay", read_relay<Forward>},
+          {"max_connections", read_max_connections<Forward>},
+          {"idle_timeout", read_idle_timeout<Forward>},
+          {"port_name", read_default_port_name<Forward>}};
+}
+
+// A forward's endpoints (local bindings or remote targets): either `text_key`, a string or array of strings in the
+// CLI grammar, or `list_key`, an array of objects {host_key, port, port_name}; exactly one of them.
+template <class Forward, class Endpoint>
+struct EndpointKeys {
+  const char* text_key;
+  const char* list_key;
+  const char* example;  // shown when both are missing
+  hc::Result<Endpoint> (*parse_text)(std::string_view);
+  std::vector<const char*> item_keys;  // in the order "did you mean" considers them
+  const char* host_key;
+  bool allow_star;  // "*" means all IPv4 addresses (bind addresses)
+  std::string Endpoint::*host;
+  std::vector<Endpoint> Forward::*list;
+};
+
+template <class Forward, class Endpoint>
+bool read_endpoint_texts(ConfigReader& r, const JNode& v, const std::string& path, const EndpointKeys<Forward, Endpoint>& e,
+                         ForwardDraft<Forward>& d) {
+  std::vector<std::pair<std::string, const JNode*>> texts;
+  if (!r.string_list(v, path, texts)) return false;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const std::string p = v.kind == JNode::Kind::array ? item_path(path, i) : path;
+    auto endpoint = e.parse_text(texts[i].first);
+    if (!endpoint) return r.fail(*texts[i].second, p, endpoint.error());
+    if (!d.default_port_name.empty() && texts[i].first.find('/') == std::string::npos)
+      endpoint->port_name = d.default_port_name;
+    (d.forward.*e.list).push_back(std::move(endpoint.value()));
+  }
+  return true;
+}
+
+template <class Forward, class Endpoint>
+bool read_endpoint_item(ConfigReader& r, const JNode& item, const std::string& p, const EndpointKeys<Forward, Endpoint>& e,
+                        ForwardDraft<Forward>& d) {
+  if (!r.expect(item, JNode::Kind::object, p)) return false;
+  if (!r.check_keys(item, p, e.item_keys)) return false;
+  Endpoint endpoint;
+  if (const JNode* v = item.member(e.host_key))
+    if (!r.get_host(*v, member_path(p, e.host_key), e.allow_star, endpoint.*e.host)) return false;
+  const JNode* port = item.member("port");
+  if (port == nullptr) return r.fail(item, p, "missing required key 'port'");
+  if (!r.get_port(*port, member_path(p, "port"), endpoint.port)) return false;
+  if (const JNode* v = item.member("port_name")) {
+    if (!r.get_port_name(*v, member_path(p, "port_name"), endpoint.port_name)) return false;
+  } else {
+    endpoint.port_name = d.default_port_name.empty() ? std::to_string(endpoint.port) : d.default_port_name;
+  }
+  (d.forward.*e.list).push_back(std::move(endpoint));
+  return true;
+}
+
+template <class Forward, class Endpoint>
+bool read_endpoints(ConfigReader& r, const JNode& n, const std::string& path, const EndpointKeys<Forward, Endpoint>& e,
+                    ForwardDraft<Forward>& d) {
+  const JNode* text = n.member(e.text_key);
+  const JNode* list = n.member(e.list_key);
+  if (text != nullptr && list != nullptr)
+    return r.fail_at(n.key_offset(e.list_key), member_path(path, e.list_key),
+                     std::string("give either ") + e.text_key + " or " + e.list_key + ", not both");
+  if (text == nullptr && list == nullptr)
+    return r.fail(n, path, std::string("missing '") + e.text_key + "' (e.g. " + e.example + ") or '" + e.list_key + "'");
+  if (text != nullptr) return read_endpoint_texts(r, *text, member_path(path, e.text_key), e, d);
+  const std::string list_path = member_path(path, e.list_key);
+  if (!r.expect(*list, JNode::Kind::array, list_path)) return false;
+  if (list->items.empty()) return r.fail(*list, list_path, "must not be an empty array");
+  for (std::size_t i = 0; i < list->items.size(); ++i)
+    if (!read_endpoint_item(r, list->items[i], item_path(list_path, i), e, d)) return false;
+  return true;
+}
+
+// A forward kind: its own keys (after the common ones) and its endpoints.
+template <class Forward, class Endpoint>
+struct ForwardKind {
+  std::vector<ForwardKey<Forward>> keys;
+  EndpointKeys<Forward, Endpoint> endpoints;
+};
+
+const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
+  static const ForwardKind<LocalForward, LocalBinding> kind{
+      common_forward_keys<LocalForward>(),
+      {"bind", "bindings", "\"127.0.0.1:8080\"", parse_local_binding, {"address", "port", "port_name"}, "address",
+       true, &LocalBinding::bind_host, &LocalForward::bindings}};
+  return kind;
+}
+
+const ForwardKind<RemoteForward, RemoteTarget>& remote_forward_kind() {
+  static const ForwardKind<RemoteForward, RemoteTarget> kind{
+      common_forward_keys<RemoteForward>(),
+      {"target", "targets", "\"localhost:80\"", parse_remote_target, {"port_name", "host", "port"}, "host", false,
+       &RemoteTarget::host, &RemoteForward::targets}};
+  return kind;
+}
+
+// The keys an object of this kind may have, in the order "did you mean" considers them.
+template <class Forward, class Endpoint>
+std::vector<const char*> allowed_keys(const ForwardKind<Forward, Endpoint>& kind) {
+  std::vector<const char*> allowed;
+  for (const auto& k : kind.keys) allowed.push_back(k.key);
+  allowed.push_back(kind.endpoints.text_key);
+  allowed.push_back(kind.endpoints.list_key);
+  return allowed;
+}
+
+template <class Forward, class Endpoint>
+bool read_forward(ConfigReader& r, const JNode& n, const std::string& path, const ForwardKind<Forward, Endpoint>& kind,
+                  Forward& f) {
+  if (!r.expect(n, JNode::Kind::object, path)) return false;
+  if (!r.check_keys(n, path, allowed_keys(kind))) return false;
+  f.origin = r.at(n.offset) + path;
+  if (n.member("hc") == nullptr) return r.fail(n, path, "missing required key 'hc' (the hybrid connection name)");
+  ForwardDraft<Forward> draft{f, {}};
+  for (const auto& k : kind.keys)
+    if (const JNode* v = n.member(k.key))
+      if (!k.read(r, *v, member_path(path, k.key), draft)) return false;
+  return read_endpoints(r, n, path, kind.endpoints, draft);
+}
+
+template <class Forward, class Endpoint>
+bool read_forward_array(ConfigReader& r, const JNode& top, const char* key, const ForwardKind<Forward, Endpoint>& kind,
+                        std::vector<Forward>& out) {
+  const JNode* v = top.member(key);
+  if (v == nullptr) return true;
+  if (!r.expect(*v, JNode::Kind::array, key)) return false;
+  for (std::size_t i = 0; i < v->items.size(); ++i) {
+    Forward f;
+    if (!read_forward(r, v->items[i], item_path(key, i), kind, f)) return false;
+    out.push_back(std::move(f));
+  }
+  return true;
+}
+
+}  // namespace
+
+bool read_local_forwards(ConfigReader& r, const JNode& top, Config& c) {
+  return read_forward_array(r, top, "local_forward", local_forward_kind(), c.local_forwards);
+}
+
+bool read_remote_forwards(ConfigReader& r, const JNode& top, Config& c) {
+  return read_forward_array(r, top, "remote_forward", remote_forward_kind(), c.remote_forwards);
+}
+
+}  // namespace bridge

@@ -2,6 +2,7 @@
 
 #include "bridge/cli.hpp"
 #include "bridge/config_file.hpp"
+#include "support/temp_file.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include <vector>
 
 using namespace bridge;
+using testing::contains;
+using testing::TempFile;
 
 namespace {
 
@@ -21,8 +24,6 @@ const std::string kCsKey = "Q29ublN0cmluZ0tleVNlY3JldFZhbHVlMDEyMzQ1Njc=";
 const std::string kFlagKey = "RmxhZ0tleVNlY3JldFZhbHVlMDEyMzQ1Njc4OWFiY2Q=";
 const std::string kSas = "SharedAccessSignature sr=sb%3A%2F%2Fns&sig=U2FzU2lnbmF0dXJlU2VjcmV0%3D&se=1999999999&skn=r";
 const std::vector<std::string> kSecrets = {kFileKey, kCsKey, kFlagKey, kSas, "U2FzU2lnbmF0dXJlU2VjcmV0"};
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 void check_no_secrets(const CliOutcome& o) {
   for (const auto& s : kSecrets) {
@@ -58,20 +59,6 @@ CliOutcome run_fail(const std::vector<std::string>& args, const std::map<std::st
 std::string cs(const std::string& host, const std::string& name, const std::string& key) {
   return "Endpoint=sb://" + host + "/;SharedAccessKeyName=" + name + ";SharedAccessKey=" + key;
 }
-
-struct TempFile {
-  std::string path;
-  explicit TempFile(const std::string& content, mode_t mode = 0600) {
-    char tmpl[] = "/tmp/hcb_cli_XXXXXX";
-    const int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    ::close(fd);
-    path = tmpl;
-    std::ofstream(path, std::ios::binary) << content;
-    ::chmod(path.c_str(), mode);
-  }
-  ~TempFile() { std::remove(path.c_str()); }
-};
 
 std::string file_config() {
   return R"({

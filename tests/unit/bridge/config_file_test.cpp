@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "bridge/config_file.hpp"
+#include "support/temp_file.hpp"
 
 #include <unistd.h>
 
@@ -11,14 +12,14 @@
 #include <string>
 
 using namespace bridge;
+using testing::contains;
+using testing::TempFile;
 
 namespace {
 
 const std::string kSecretKey = "c2VjcmV0S2V5VmFsdWVGb3JUZXN0czAxMjM0NTY3ODk=";
 const std::string kSecretSas =
     "SharedAccessSignature sr=sb%3A%2F%2Fns%2Fhc&sig=U2VjcmV0U2lnbmF0dXJlVmFsdWU%3D&se=1999999999&skn=root";
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // Parses and expects an error; checks it never contains a secret.
 std::string error_of(const std::string& json) {
@@ -66,20 +67,6 @@ const std::string kFull = R"json(// A full example, with every key.
   "admin": { "bind": "127.0.0.1:9090" }
 }
 )json";
-
-struct TempFile {
-  std::string path;
-  explicit TempFile(const std::string& content, const char* suffix = "") {
-    char tmpl[] = "/tmp/hcb_cfg_XXXXXX";
-    const int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    ::close(fd);
-    path = std::string(tmpl) + suffix;
-    if (suffix[0] != '\0') std::rename(tmpl, path.c_str());
-    std::ofstream(path, std::ios::binary) << content;
-  }
-  ~TempFile() { std::remove(path.c_str()); }
-};
 
 }  // namespace
 

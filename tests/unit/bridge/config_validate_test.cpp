@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "bridge/config.hpp"
+#include "support/temp_file.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,13 +13,13 @@
 #include <string>
 
 using namespace bridge;
+using testing::contains;
+using testing::TempFile;
 
 namespace {
 
 const std::string kKey = "dmFsaWRhdGVLZXlTZWNyZXRWYWx1ZTAxMjM0NTY3ODk=";
 const std::string kSas = "SharedAccessSignature sr=x&sig=dmFsaWRhdGVTaWdTZWNyZXQ%3D&se=1999999999&skn=root";
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 bool any_contains(const std::vector<std::string>& list, const std::string& part) {
   for (const auto& s : list)
@@ -69,20 +70,6 @@ std::vector<std::string> warnings_of(Config& c) {
   REQUIRE(r.ok());
   return warnings;
 }
-
-struct TempKeyFile {
-  std::string path;
-  TempKeyFile(const std::string& content, mode_t mode) {
-    char tmpl[] = "/tmp/hcb_key_XXXXXX";
-    const int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    ::close(fd);
-    path = tmpl;
-    std::ofstream(path, std::ios::binary) << content;
-    ::chmod(path.c_str(), mode);
-  }
-  ~TempKeyFile() { std::remove(path.c_str()); }
-};
 
 }  // namespace
 
@@ -182,21 +169,21 @@ TEST_CASE("validate: key_name and key go together, sas excludes them", "[validat
 }
 
 TEST_CASE("validate: key files", "[validate]") {
-  TempKeyFile good("  " + kKey + "  \nsecond line ignored\n", 0600);
+  TempFile good("  " + kKey + "  \nsecond line ignored\n", 0600);
   Config c = minimal();
   c.relay.key_name = "root";
   c.relay.key_file = good.path;
   CHECK(warnings_of(c).empty());
   CHECK(c.relay.key == kKey);
 
-  TempKeyFile open(kKey + "\n", 0644);
+  TempFile open(kKey + "\n", 0644);
   Config loose = minimal();
   loose.relay.key_name = "root";
   loose.relay.key_file = open.path;
   const auto w = warnings_of(loose);
   CHECK(any_contains(w, "key file " + open.path + " is readable by other users; run chmod 600 " + open.path));
 
-  TempKeyFile empty(" \n", 0600);
+  TempFile empty(" \n", 0600);
   Config e = minimal();
   e.relay.key_name = "root";
   e.relay.key_file = empty.path;
@@ -213,7 +200,7 @@ TEST_CASE("validate: key files", "[validate]") {
   dir.relay.key_file = "/tmp";
   CHECK(contains(error_of(dir), "not a regular file"));
 
-  TempKeyFile long_key(std::string(300, 'k'), 0600);
+  TempFile long_key(std::string(300, 'k'), 0600);
   Config too_long = minimal();
   too_long.relay.key_name = "root";
   too_long.relay.key_file = long_key.path;
@@ -227,7 +214,7 @@ TEST_CASE("validate: CA file must be readable", "[validate]") {
   c.relay.ca_file = "/nonexistent/ca.pem";
   CHECK(contains(error_of(c), "relay.ca_file (--ca-file): cannot read CA file '/nonexistent/ca.pem'"));
 
-  TempKeyFile ca("-----BEGIN CERTIFICATE-----\n", 0644);
+  TempFile ca("-----BEGIN CERTIFICATE-----\n", 0644);
   Config ws = minimal();
   ws.relay.ca_file = ca.path;
   CHECK(any_contains(warnings_of(ws), "is not used: ws://127.0.0.1:9350 is not TLS"));
@@ -260,7 +247,7 @@ TEST_CASE("validate: per-forward relay overrides are checked the same way", "[va
   conflict.local_forwards[0].relay = both;
   CHECK(contains(error_of(conflict), "local_forward[0]: relay: a pre-issued sas"));
 
-  TempKeyFile key(kKey, 0600);
+  TempFile key(kKey, 0600);
   Config file = minimal();
   file.relay.key_name = "root";
   RelaySettings with_file;

@@ -1,14 +1,14 @@
 #include <catch2/catch.hpp>
 
 #include "bridge/forward_grammar.hpp"
+#include "support/temp_file.hpp"
 
 #include <string>
 
 using namespace bridge;
+using testing::contains;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 std::string local_error(const std::string& expr) {
   auto r = parse_local_forward(expr);

@@ -6,6 +6,7 @@
 #include "bridge/cli.hpp"
 #include "bridge/config_file.hpp"
 #include "bridge/proxy_settings.hpp"
+#include "support/temp_file.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,8 @@
 #include <vector>
 
 using namespace bridge;
+using testing::contains;
+using testing::TempFile;
 
 namespace {
 
@@ -25,8 +28,6 @@ const std::string kProxySecretEncoded = "Pr0xyS3cret%40%3A%25";  // as written i
 const std::string kFileProxySecret = "F1leProxyS3cret:x";
 
 using Env = std::map<std::string, std::string>;
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 CliOutcome run(std::vector<std::string> args, const Env& env = {}) {
   args.insert(args.end(), {"-e", "wss://relay.example:443/", "--no-auth", "-T", "hc:80"});
@@ -46,20 +47,6 @@ std::shared_ptr<const net::ProxyPolicy> policy_of(const CliOutcome& o) {
   REQUIRE(p);
   return p.value();
 }
-
-struct TempFile {
-  std::string path;
-  explicit TempFile(const std::string& content, mode_t mode = 0600) {
-    char tmpl[] = "/tmp/hcb_proxy_XXXXXX";
-    const int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    ::close(fd);
-    path = tmpl;
-    std::ofstream(path, std::ios::binary) << content;
-    ::chmod(path.c_str(), mode);
-  }
-  ~TempFile() { std::remove(path.c_str()); }
-};
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <exception>
+#include <initializer_list>
 #include <optional>
 #include <sstream>
 
@@ -133,36 +134,49 @@ constexpr const char* kTuningGroup = "Timeouts and limits";
 constexpr const char* kOpsGroup = "Logging and operations";
 constexpr const char* kProxyGroup = "Proxy";
 
+// One string option as a row: its names, where its value goes, its help, its help group and the value's name there.
+struct StringOptionRow {
+  const char* names;
+  std::string CliValues::*value;
+  const char* help;
+  const char* group;
+  const char* type_name;
+};
+
+void add_string_options(const OptionAdder& add, CliValues& v, std::initializer_list<StringOptionRow> rows) {
+  for (const auto& r : rows) add(r.names, v.*r.value, r.help, r.group)->type_name(r.type_name);
+}
+
 void add_relay_options(CLI::App& app, const OptionAdder& add, CliValues& v) {
-  add("-c,--config", v.config_path, "JSON config file (see docs/configuration.md)", "Configuration")
-      ->type_name("FILE");
-  add("-x,--connection-string", v.connection_string,
-      "Azure Relay connection string (default: $HCBRIDGE_CONNECTION_STRING)", kRelayGroup)
-      ->type_name("CONNSTR");
-  add("-e,--endpoint", v.endpoint, "Relay endpoint: sb://NS.servicebus.windows.net/, wss://host[:port]/ or ws://...",
-      kRelayGroup)
-      ->type_name("URI");
-  add("-K,--key-name", v.key_name, "SAS rule name", kRelayGroup)->type_name("NAME");
-  add("-k,--key", v.key, "SAS key (prefer --key-file: command lines are visible to other users)", kRelayGroup)
-      ->type_name("KEY");
-  add("--key-file", v.key_file, "File whose first line is the SAS key (chmod 600)", kRelayGroup)->type_name("FILE");
-  add("-s,--sas", v.sas, "Pre-issued SAS token (cannot be renewed)", kRelayGroup)->type_name("TOKEN");
-  add("--ca-file", v.ca_file, "PEM bundle to verify the relay's TLS certificate (default: system store)", kRelayGroup)
-      ->type_name("FILE");
+  add_string_options(
+      add, v,
+      {{"-c,--config", &CliValues::config_path, "JSON config file (see docs/configuration.md)", "Configuration", "FILE"},
+       {"-x,--connection-string", &CliValues::connection_string,
+        "Azure Relay connection string (default: $HCBRIDGE_CONNECTION_STRING)", kRelayGroup, "CONNSTR"},
+       {"-e,--endpoint", &CliValues::endpoint,
+        "Relay endpoint: sb://NS.servicebus.windows.net/, wss://host[:port]/ or ws://...", kRelayGroup, "URI"},
+       {"-K,--key-name", &CliValues::key_name, "SAS rule name", kRelayGroup, "NAME"},
+       {"-k,--key", &CliValues::key, "SAS key (prefer --key-file: command lines are visible to other users)",
+        kRelayGroup, "KEY"},
+       {"--key-file", &CliValues::key_file, "File whose first line is the SAS key (chmod 600)", kRelayGroup, "FILE"},
+       {"-s,--sas", &CliValues::sas, "Pre-issued SAS token (cannot be renewed)", kRelayGroup, "TOKEN"},
+       {"--ca-file", &CliValues::ca_file, "PEM bundle to verify the relay's TLS certificate (default: system store)",
+        kRelayGroup, "FILE"}});
   app.add_flag("--no-auth", v.no_auth, "Connect without a token (hybrid connections without client authorization)")
       ->group(kRelayGroup);
 }
 
 void add_proxy_options(const OptionAdder& add, CliValues& v) {
-  add("--proxy", v.proxy, "HTTP proxy for relay dials: http://[user:password@]host[:port], or none (default: $HTTPS_PROXY...)",
-      kProxyGroup)
-      ->type_name("URL");
-  add("--no-proxy", v.no_proxy, "Hosts dialled directly: host, .domain, *.domain, CIDR, host:port, * (default: $NO_PROXY)",
-      kProxyGroup)
-      ->type_name("LIST");
-  add("--proxy-credentials-file", v.proxy_credentials_file, "File whose first line is the proxy's user:password",
-      kProxyGroup)
-      ->type_name("FILE");
+  add_string_options(
+      add, v,
+      {{"--proxy", &CliValues::proxy,
+        "HTTP proxy for relay dials: http://[user:password@]host[:port], or none (default: $HTTPS_PROXY...)",
+        kProxyGroup, "URL"},
+       {"--no-proxy", &CliValues::no_proxy,
+        "Hosts dialled directly: host, .domain, *.domain, CIDR, host:port, * (default: $NO_PROXY)", kProxyGroup,
+        "LIST"},
+       {"--proxy-credentials-file", &CliValues::proxy_credentials_file,
+        "File whose first line is the proxy's user:password", kProxyGroup, "FILE"}});
 }
 
 void add_forward_option(CLI::App& app, const char* name, std::vector<std::string>& exprs, const char* help) {
@@ -178,24 +192,25 @@ void add_forward_options(CLI::App& app, CliValues& v) {
 }
 
 void add_tuning_options(const OptionAdder& add, CliValues& v) {
-  add("--token-ttl", v.token_ttl, "Lifetime of the tokens issued from the key, seconds (10-2592000; default 3600)",
-      kTuningGroup)
-      ->type_name("S");
-  add("--keepalive", v.keepalive, "Control-channel ping interval, seconds (1-3600; default 30)", kTuningGroup)
-      ->type_name("S");
-  add("--connect-timeout", v.connect_timeout, "Relay and target connect timeout, seconds (default 20)", kTuningGroup)
-      ->type_name("S");
-  add("--grace-period", v.grace_period, "How long open tunnels may drain on SIGTERM, seconds (default 10)",
-      kTuningGroup)
-      ->type_name("S");
-  add("--idle-timeout", v.idle_timeout, "Close tunnels idle this long, seconds (0 = never; default 0)", kTuningGroup)
-      ->type_name("S");
-  add("--max-connections", v.max_connections, "Concurrent tunnels per forward (default 1024)", kTuningGroup)
-      ->type_name("N");
-  add("--log-level", v.log_level, "trace, debug, info, warn, error, critical or off (default info)", kOpsGroup)
-      ->type_name("LEVEL");
-  add("--log-format", v.log_format, "text or json (default text)", kOpsGroup)->type_name("FORMAT");
-  add("--admin", v.admin, "Serve the admin endpoint on ADDR:PORT (default: off)", kOpsGroup)->type_name("ADDR:PORT");
+  add_string_options(
+      add, v,
+      {{"--token-ttl", &CliValues::token_ttl,
+        "Lifetime of the tokens issued from the key, seconds (10-2592000; default 3600)", kTuningGroup, "S"},
+       {"--keepalive", &CliValues::keepalive, "Control-channel ping interval, seconds (1-3600; default 30)",
+        kTuningGroup, "S"},
+       {"--connect-timeout", &CliValues::connect_timeout, "Relay and target connect timeout, seconds (default 20)",
+        kTuningGroup, "S"},
+       {"--grace-period", &CliValues::grace_period, "How long open tunnels may drain on SIGTERM, seconds (default 10)",
+        kTuningGroup, "S"},
+       {"--idle-timeout", &CliValues::idle_timeout, "Close tunnels idle this long, seconds (0 = never; default 0)",
+        kTuningGroup, "S"},
+       {"--max-connections", &CliValues::max_connections, "Concurrent tunnels per forward (default 1024)",
+        kTuningGroup, "N"},
+       {"--log-level", &CliValues::log_level, "trace, debug, info, warn, error, critical or off (default info)",
+        kOpsGroup, "LEVEL"},
+       {"--log-format", &CliValues::log_format, "text or json (default text)", kOpsGroup, "FORMAT"},
+       {"--admin", &CliValues::admin, "Serve the admin endpoint on ADDR:PORT (default: off)", kOpsGroup,
+        "ADDR:PORT"}});
 }
 
 // Runs CLI11; an outcome when parsing ends the program (help, version, a usage error).

@@ -31,13 +31,15 @@ struct SasToken {
 // Error messages never contain the signature.
 Result<SasToken> parse_sas_token(std::string_view token);
 
-enum class SasFailure { none, missing, malformed, unknown_key_name, bad_signature, expired, wrong_audience };
+// `forbidden` (a valid token whose principal lacks the right: 403) only comes from the relay's Entra check.
+enum class SasFailure { none, missing, malformed, unknown_key_name, bad_signature, expired, wrong_audience, forbidden };
 
 struct SasCheck {
   SasFailure failure = SasFailure::none;
   std::string reason;  // HTTP reason text for the relay; never contains sig or keys
   int64_t expiry = 0;
   std::string key_name;
+  std::string principal;  // Entra tokens: the `oid` (a renewal must name the same one)
   bool ok() const { return failure == SasFailure::none; }
 };
 

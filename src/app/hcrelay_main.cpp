@@ -1,6 +1,7 @@
 // hcrelay: a local Azure Relay Hybrid Connections service for development, tests and self-hosting.
 #include "net/address.hpp"
 #include "ops/logging.hpp"
+#include "relay/entra_auth.hpp"
 #include "relay/fault_control.hpp"
 #include "relay/fault_injector.hpp"
 #include "relay/relay_server.hpp"
@@ -35,6 +36,7 @@ struct Options {
   std::vector<std::string> sas;
   std::string sas_file;
   bool no_auth = false;
+  std::string entra_jwks, entra_roles;
   double accept_timeout = 30;
   std::string fault_control;
   std::size_t max_connections = relay::RelayConfig{}.max_connections;
@@ -50,6 +52,10 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--sas", o.sas, "Accepted SAS rule as NAME=KEY (repeatable; also $HCRELAY_SAS)");
   app.add_option("--sas-file", o.sas_file, "File with one NAME=KEY per line (keeps keys off the command line)");
   app.add_flag("--no-auth", o.no_auth, "Accept every client without a token");
+  app.add_option("--entra-jwks", o.entra_jwks,
+                 "Entra ID: JSON Web Key Set of the token issuer (RS256 keys); tokens that are not SAS are verified as JWTs");
+  app.add_option("--entra-roles", o.entra_roles,
+                 "Entra ID: tenant and role assignments (Listener/Sender/Owner per object id, on the namespace or one HC)");
   app.add_option("--accept-timeout", o.accept_timeout, "Seconds a sender waits for the listener to accept")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
@@ -106,7 +112,14 @@ std::optional<std::string> read_keys(Options& o, relay::RelayConfig& config) {
     if (eq == std::string::npos || eq == 0 || eq + 1 == s.size()) return "--sas expects NAME=KEY with both parts non-empty";
     config.keys[s.substr(0, eq)] = s.substr(eq + 1);
   }
-  if (config.keys.empty() && !o.no_auth) return "give at least one --sas NAME=KEY, or --no-auth";
+  if (o.entra_jwks.empty() != o.entra_roles.empty()) return "--entra-jwks and --entra-roles must be given together";
+  if (!o.entra_jwks.empty()) {
+    auto entra = relay::load_entra_auth(o.entra_jwks, o.entra_roles);
+    if (!entra) return entra.error();
+    config.entra = entra.value();
+  }
+  if (config.keys.empty() && !config.entra && !o.no_auth)
+    return "give at least one --sas NAME=KEY, --entra-jwks with --entra-roles, or --no-auth";
   return std::nullopt;
 }
 
@@ -167,7 +180,9 @@ void announce(const relay::RelayServer& server, const relay::RelayConfig& config
   std::printf("hcrelay listening on %s://%s:%u\n", server.tls() ? "wss" : "ws", host.c_str(), ep.port());
   std::fflush(stdout);
   spdlog::info("hcrelay listening on {}://{}:{} ({})", server.tls() ? "wss" : "ws", host, ep.port(),
-               config.no_auth ? "no authentication" : std::to_string(config.keys.size()) + " SAS rule(s)");
+               config.no_auth ? "no authentication"
+                              : std::to_string(config.keys.size()) + " SAS rule(s)" +
+                                    (config.entra ? ", Entra ID tokens of tenant " + config.entra->roles.tenant_id : ""));
 }
 
 // SIGINT/SIGTERM: stop the relay, give peers a few seconds to answer our close frames, then end the loop regardless.

@@ -6,15 +6,19 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 namespace relay {
+
+struct EntraAuth;
 
 struct RelayConfig {
   asio::ip::tcp::endpoint endpoint{asio::ip::make_address("127.0.0.1"), 0};
   std::string tls_cert, tls_key;                          // both empty: plain ws://
   std::map<std::string, std::string, std::less<>> keys;   // SAS rule name -> key
   bool no_auth = false;
+  std::shared_ptr<const EntraAuth> entra;                 // --entra-jwks/--entra-roles: tokens that are not SAS
   std::size_t max_listeners_per_hc = 25;
   std::chrono::milliseconds handshake_timeout{10000};     // TLS + HTTP head of a new connection
   // Connections held at once (handshakes in progress, waiting senders, listeners, both sides of tunnels); a new TCP

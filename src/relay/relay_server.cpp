@@ -1,5 +1,7 @@
 #include "relay/relay_server.hpp"
 
+#include "relay/entra_auth.hpp"
+
 #include "hc/guid.hpp"
 #include "net/tls.hpp"
 
@@ -182,10 +184,10 @@ void RelayServer::route(const net::IncomingRequestPtr& request) {
       const std::string ns_host = host ? split_host_header(*host).first : std::string();
       const auto check = check_token(request, hcr, ns_host, hcr.path);
       if (!check.ok())
-        return reject(request, 401,
+        return reject(request, auth_status(check),
                       service_error_text(check.reason, (hcr.id.empty() ? hc::new_guid() : hcr.id) + "_G0", ns_host,
                                          hcr.path));
-      return handle_listen(request, hcr, check.expiry);
+      return handle_listen(request, hcr, check);
     }
     case Action::connect:
       return handle_connect(request, hcr);
@@ -199,10 +201,12 @@ hc::SasCheck RelayServer::check_token(const net::IncomingRequestPtr& request, co
   if (config_.no_auth) return hc::SasCheck{};
   const std::string* header = request->head.headers.find("ServiceBusAuthorization");
   const std::string token = header ? *header : hcr.token;
-  return hc::verify_sas_token(token, config_.keys, ns_host, hc_path, static_cast<int64_t>(std::time(nullptr)));
+  return authorize(config_.keys, config_.entra.get(), token, ns_host, hc_path, hcr.action,
+                   static_cast<int64_t>(std::time(nullptr)));
 }
 
-void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, int64_t expiry) {
+void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, const hc::SasCheck& check) {
+  const int64_t expiry = check.expiry;
   const std::string key = hc_key(hcr.path);
   const std::string id = hcr.id.empty() ? hc::new_guid() : hcr.id;
   const std::string* host = request->head.headers.find("Host");
@@ -222,10 +226,11 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
                                                  : host_for_url + ":" + std::to_string(port));
   const std::string path = hcr.path;
   const std::string conn = next_conn_id();
-  auto verifier = [this, alive = liveness(), ns_host = ns_host, path](const std::string& token) {
-    if (alive.expired()) return hc::SasCheck{hc::SasFailure::missing, "relay stopped", 0, {}};
+  auto verifier = [this, alive = liveness(), ns_host = ns_host, path, principal = check.principal](const std::string& token) {
+    if (alive.expired()) return hc::SasCheck{hc::SasFailure::missing, "relay stopped", 0, {}, {}};
     if (config_.no_auth) return hc::SasCheck{};
-    return hc::verify_sas_token(token, config_.keys, ns_host, path, static_cast<int64_t>(std::time(nullptr)));
+    return authorize_renewal(config_.keys, config_.entra.get(), token, ns_host, path, principal,
+                             static_cast<int64_t>(std::time(nullptr)));
   };
   net::WebSocket::Options control_options;
   control_options.pool = buffers_;
@@ -280,7 +285,7 @@ void RelayServer::handle_connect(const net::IncomingRequestPtr& request, const H
   // Authorise against the HC the sender names; when no listener exists the whole path stands for it.
   const auto check = check_token(request, hcr, ns_host, hc_name.empty() ? hcr.path : hc_name);
   if (!check.ok())
-    return reject(request, 401, service_error_text(check.reason, tracking, ns_host, hcr.path));
+    return reject(request, auth_status(check), service_error_text(check.reason, tracking, ns_host, hcr.path));
   if (hc_name.empty()) return reject(request, 404, service_error_text(kNoListeners, tracking, ns_host, hcr.path));
   const std::string id = tracking + "_G1";
   if (pending_.count(id) > 0) {

@@ -68,7 +68,7 @@ class RelayServer {
 
   void do_accept();
   void on_request(std::error_code ec, const net::IncomingRequestPtr& request, const std::string& problem);
-  void handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, int64_t expiry);
+  void handle_listen(const net::IncomingRequestPtr& request, const HcRequest& hcr, const hc::SasCheck& check);
   void handle_connect(const net::IncomingRequestPtr& request, const HcRequest& hcr);
   void register_listener(const std::shared_ptr<ControlChannel>& channel, const std::string& key, const std::string& conn,
                          const asio::ip::tcp::endpoint& peer);

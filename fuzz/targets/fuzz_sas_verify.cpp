@@ -106,6 +106,7 @@ const char* failure_name(hc::SasFailure f) {
     case hc::SasFailure::bad_signature: return "bad_signature";
     case hc::SasFailure::expired: return "expired";
     case hc::SasFailure::wrong_audience: return "wrong_audience";
+    case hc::SasFailure::forbidden: return "forbidden";
   }
   return "?";
 }
@@ -119,6 +120,7 @@ std::string_view reason_for(hc::SasFailure f) {
     case hc::SasFailure::bad_signature: return hc::kSasReasonInvalidSignature;
     case hc::SasFailure::expired: return hc::kSasReasonExpired;
     case hc::SasFailure::wrong_audience: return hc::kSasReasonWrongAudience;
+    case hc::SasFailure::forbidden: return "(never from verify_sas_token)";
   }
   return "?";
 }

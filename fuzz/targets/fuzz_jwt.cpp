@@ -14,8 +14,8 @@
 
 #include "hc/entra_roles.hpp"
 #include "hc/jwt.hpp"
+#include "support/test_jwt.hpp"
 
-#include <openssl/evp.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -28,27 +28,14 @@ constexpr int64_t kNow = 1800000000;
 const std::string kTid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 struct Trusted {
-  EVP_PKEY* key = EVP_RSA_gen(2048);
-  hc::JsonWebKeySet set{{"k1", std::shared_ptr<EVP_PKEY>(key, [](EVP_PKEY*) {})}};
+  testing::TestSigningKey signer = testing::TestSigningKey::generate("k1");
+  hc::JsonWebKeySet set{{"k1", signer.key}};
   hc::EntraPolicy policy;
   Trusted() { policy.tenant_id = kTid; }
 };
 const Trusted& trusted() {
   static const Trusted t;
   return t;
-}
-
-std::string sign(const std::string& input) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  std::size_t len = 0;
-  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, trusted().key);
-  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
-  std::string sig(len, '\0');
-  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
-                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
-  EVP_MD_CTX_free(ctx);
-  sig.resize(len);
-  return sig;
 }
 
 // Independent reading of the claims: should verify_entra_token accept them?
@@ -128,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string payload = input.substr(5);
     const std::string signing_input =
         hc::base64url_encode(R"({"alg":"RS256","kid":"k1"})") + "." + hc::base64url_encode(payload);
-    const std::string token = signing_input + "." + hc::base64url_encode(sign(signing_input));
+    const std::string token = signing_input + "." + hc::base64url_encode(trusted().signer.sign_rs256(signing_input));
     check_token(token, true);
     std::string oid;
     int64_t exp = 0;

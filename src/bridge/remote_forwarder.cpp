@@ -40,7 +40,6 @@ RemoteForwarder::RemoteForwarder(asio::io_context& io, std::shared_ptr<const Con
       backoff_(config_->backoff_initial, config_->backoff_max),
       reconnect_timer_(io),
       keepalive_timer_(io),
-      renew_timer_(io),
       chunk_(16 * 1024) {}
 
 void RemoteForwarder::set_up(bool up) {
@@ -69,7 +68,8 @@ void RemoteForwarder::stop() {
   ++generation_;  // callbacks of the channel being closed must not reconnect or report
   reconnect_timer_.cancel();
   keepalive_timer_.cancel();
-  renew_timer_.cancel();
+  renewal_.reset();
+  token_ready_.reset();
   if (pending_connect_) pending_connect_->cancel();
   slots_->cancel_all();
   if (ws_) {
@@ -84,6 +84,12 @@ void RemoteForwarder::stop() {
 
 void RemoteForwarder::connect() {
   if (stopped_) return;
+  if (!relay_.tokens->ready()) {  // an Entra token is being fetched: connect once it is there
+    token_ready_ = relay_.tokens->when_ready([weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->connect();
+    });
+    return;
+  }
   channel_id_ = hc::new_guid();
   const auto& ep = relay_.endpoint;
   const std::string url = hc::listen_url(ep.tls(), ep.host, ep.port, forward_.hc, channel_id_);
@@ -173,15 +179,10 @@ void RemoteForwarder::keepalive_tick() {
 }
 
 void RemoteForwarder::schedule_renewal() {
-  if (!relay_.tokens->renewable()) return;
-  // Renew at about 80% of the lifetime: early enough that the relay never sees an expired token.
-  const int64_t expiry = relay_.tokens->expiry_for(forward_.hc);
-  const int64_t ttl = relay_.tokens->ttl_seconds();
-  const int64_t due = std::max<int64_t>(1, expiry - ttl / 5 - now_unix());
   const auto gen = generation_;
-  renew_timer_.expires_after(timer_delay(due));
-  renew_timer_.async_wait([self = shared_from_this(), gen](std::error_code ec) {
-    if (ec || self->generation_ != gen || !self->connected_) return;
+  renewal_ = relay_.tokens->when_renewal_due(forward_.hc, now_unix(), [weak = weak_from_this(), gen] {
+    auto self = weak.lock();
+    if (!self || self->generation_ != gen || !self->connected_) return;
     const std::string token = self->relay_.tokens->token_for(self->forward_.hc, now_unix());
     self->ws_->async_write_text(hc::build_renew_token_message(token), [self, gen](std::error_code wec) {
       self->tunnels_->metrics().add("hcbridge_token_renewals_total",
@@ -244,7 +245,7 @@ void RemoteForwarder::on_disconnected(const std::string& why, bool immediate) {
   ++generation_;
   set_up(false);
   keepalive_timer_.cancel();
-  renew_timer_.cancel();
+  renewal_.reset();
   if (ws_) ws_->abort();
   ws_.reset();
   if (stopped_) return;

@@ -82,7 +82,8 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   Backoff backoff_;
   asio::steady_timer reconnect_timer_;
   asio::steady_timer keepalive_timer_;
-  asio::steady_timer renew_timer_;
+  Subscription renewal_;     // the token source calls back when a renewToken is due
+  Subscription token_ready_;  // the first token of a source that fetches one
   std::shared_ptr<net::PendingConnect> pending_connect_;
   std::shared_ptr<net::WebSocket> ws_;
   std::string channel_id_;

@@ -2,7 +2,7 @@
 
 #include "hc/url.hpp"
 #include "net/stream.hpp"
-#include "net/tcp_connect.hpp"
+#include "net/dialer.hpp"
 #include "net/tls.hpp"
 
 namespace net {
@@ -69,13 +69,16 @@ void HttpRequest::do_connect() {
   timer_.async_wait([self = shared_from_this()](std::error_code ec) {
     if (!ec) self->finish(asio::error::timed_out, "no complete answer within " + std::to_string(self->options_.timeout.count()) + " ms");
   });
-  async_tcp_connect(io_, host_, port_, options_.timeout,
-                    [self = shared_from_this()](std::error_code ec, asio::ip::tcp::socket s) { self->on_connect(ec, std::move(s)); });
+  // Through the proxy when the policy names one for this host (NO_PROXY honoured there); direct otherwise.
+  async_dial(io_, host_, port_, DialOptions{options_.proxy, options_.timeout},
+             [self = shared_from_this()](std::error_code ec, asio::ip::tcp::socket s, std::string detail) {
+               self->on_connect(ec, std::move(s), std::move(detail));
+             });
 }
 
-void HttpRequest::on_connect(std::error_code ec, asio::ip::tcp::socket socket) {
+void HttpRequest::on_connect(std::error_code ec, asio::ip::tcp::socket socket, std::string detail) {
   if (done_) return;
-  if (ec) return finish(ec, "cannot connect to " + authority_ + ": " + ec.message());
+  if (ec) return finish(ec, "cannot connect to " + authority_ + ": " + (detail.empty() ? ec.message() : detail));
   if (!tls_) {
     stream_ = std::make_unique<Stream>(std::move(socket));
     return do_write();

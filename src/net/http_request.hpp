@@ -5,6 +5,7 @@
 #pragma once
 
 #include "net/http_head.hpp"
+#include "net/proxy_policy.hpp"
 #include "net/stream.hpp"
 
 #include <asio.hpp>
@@ -28,6 +29,7 @@ struct HttpRequestOptions {
   std::chrono::milliseconds timeout{10000};  // the whole exchange
   std::size_t max_response = 64 * 1024;      // head plus body
   std::shared_ptr<asio::ssl::context> tls;   // required for https://
+  std::shared_ptr<const ProxyPolicy> proxy;  // null: direct (IMDS, Arc and App Service never use one)
 };
 
 struct HttpResponse {
@@ -50,7 +52,7 @@ class HttpRequest : public std::enable_shared_from_this<HttpRequest> {
 
  private:
   void do_connect();
-  void on_connect(std::error_code ec, asio::ip::tcp::socket socket);
+  void on_connect(std::error_code ec, asio::ip::tcp::socket socket, std::string detail);
   void on_handshake(std::error_code ec);
   void do_write();
   void on_write(std::error_code ec);

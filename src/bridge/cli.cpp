@@ -108,6 +108,7 @@ struct CliValues {
   std::string proxy, no_proxy, proxy_credentials_file;
   std::vector<std::string> local_exprs, remote_exprs, legacy_exprs;
   bool no_auth = false;
+  std::string auth_mode;
 
   struct StringOption {
     CLI::Option* option;
@@ -161,7 +162,10 @@ void add_relay_options(CLI::App& app, const OptionAdder& add, CliValues& v) {
        {"--key-file", &CliValues::key_file, "File whose first line is the SAS key (chmod 600)", kRelayGroup, "FILE"},
        {"-s,--sas", &CliValues::sas, "Pre-issued SAS token (cannot be renewed)", kRelayGroup, "TOKEN"},
        {"--ca-file", &CliValues::ca_file, "PEM bundle to verify the relay's TLS certificate (default: system store)",
-        kRelayGroup, "FILE"}});
+        kRelayGroup, "FILE"},
+       {"--auth", &CliValues::auth_mode,
+        "sas or entra (default: SAS with a key or token; Entra ID when the endpoint is not loopback and there is none)",
+        kRelayGroup, "MODE"}});
   app.add_flag("--no-auth", v.no_auth, "Connect without a token (hybrid connections without client authorization)")
       ->group(kRelayGroup);
 }
@@ -276,6 +280,9 @@ std::optional<CliOutcome> apply_relay_flags(const CliValues& v, Config& config) 
     return usage_error("-s/--sas (a pre-issued token) cannot be combined with -K/--key-name, -k/--key or --key-file");
   if (v.no_auth && (!v.sas.empty() || !v.key.empty() || !v.key_file.empty() || !v.key_name.empty()))
     return usage_error("--no-auth cannot be combined with credentials (-K, -k, --key-file, -s)");
+  if (!v.auth_mode.empty() && v.auth_mode != "sas" && v.auth_mode != "entra")
+    return usage_error("--auth must be sas or entra");
+  if (v.no_auth && !v.auth_mode.empty()) return usage_error("--no-auth cannot be combined with --auth");
   RelaySettings flags;
   flags.endpoint = v.endpoint;
   flags.key_name = v.key_name;
@@ -284,6 +291,7 @@ std::optional<CliOutcome> apply_relay_flags(const CliValues& v, Config& config) 
   flags.sas = v.sas;
   flags.ca_file = v.ca_file;
   flags.no_auth = v.no_auth;
+  flags.auth_mode = v.auth_mode;
   merge_relay_settings(config.relay, flags);
   return std::nullopt;
 }
@@ -332,6 +340,9 @@ std::optional<CliOutcome> apply_proxy_flags(const CliValues& v, const std::map<s
   if (!v.proxy_credentials_file.empty()) config.proxy.credentials_file = v.proxy_credentials_file;
   for (const char* name : kProxyEnvironment)
     if (const auto it = env.find(name); it != env.end()) config.proxy.env[name] = it->second;
+  // The Entra credentials' variables, kept with the config like the proxy's.
+  for (const char* name : kAzureEnvNames)
+    if (const auto it = env.find(name); it != env.end()) config.azure_env[name] = it->second;
   return std::nullopt;
 }
 

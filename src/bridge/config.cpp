@@ -1,5 +1,6 @@
 #include "bridge/config.hpp"
 
+#include "bridge/credentials/entra_credential.hpp"
 #include "bridge/forward_grammar.hpp"
 #include "bridge/proxy_settings.hpp"
 #include "hc/connection_string.hpp"
@@ -65,7 +66,7 @@ std::string shown_path(const std::string& path) { return hc::quote_for_message(p
 
 class Validator {
  public:
-  explicit Validator(std::vector<std::string>& warnings) : warnings_(warnings) {}
+  Validator(std::vector<std::string>& warnings, const AzureEnv& env) : warnings_(warnings), env_(env) {}
 
   void warn(const std::string& w) {
     if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end()) warnings_.push_back(w);
@@ -98,6 +99,14 @@ class Validator {
         return hc::fail(where + ".ca_file" + (global ? " (--ca-file)" : "") + ": cannot read CA file " +
                         shown_path(r.ca_file) + ": " + std::strerror(errno));
     }
+    if (!r.entra.client_secret_file.empty()) {
+      auto secret = read_key_file(r.entra.client_secret_file, where + ".entra.client_secret_file", "client secret file",
+                                  "the client secret");
+      if (!secret) return hc::fail(secret.error());
+      r.entra.client_secret = std::move(secret.value());
+    }
+    if (!r.auth_mode.empty() && r.auth_mode != "sas" && r.auth_mode != "entra")
+      return hc::fail(where + ".auth.mode: must be sas or entra (got " + hc::quote_for_message(r.auth_mode, 40) + ")");
     if (r.key.size() > kMaxKeyLength)
       return hc::fail(where + ": the key is longer than " + std::to_string(kMaxKeyLength) + " characters");
     if (r.key_name.size() > kMaxKeyLength)
@@ -133,6 +142,15 @@ class Validator {
 
   // What the forward will really use: the merged settings; warnings about the connection.
   hc::Result<bool> check_effective(const RelaySettings& r, const std::string& where, const std::string& hc_name) {
+    if (uses_entra(r)) {
+      if (has_credentials(r))
+        return hc::fail(where + ": auth.mode entra cannot be combined with SAS credentials (key_name/key/key_file/sas)");
+      auto credential = resolve_entra_credential(r.entra, env_);
+      if (!credential) return hc::fail(where + ": " + credential.error());
+      return true;
+    }
+    if (r.auth_mode == "sas" && !has_credentials(r))
+      return hc::fail(where + ": auth.mode sas needs a key (key_name with key or key_file) or a pre-issued sas");
     auto ok = check_credentials(r, where);
     if (!ok) return ok;
     if (!r.entity_path.empty() && !hc::iequals(r.entity_path, hc_name))
@@ -146,9 +164,6 @@ class Validator {
       if (!r.ca_file.empty())
         warn("ca_file " + shown_path(r.ca_file) + " is not used: ws://" + uri->authority() + " is not TLS");
     }
-    if (!r.no_auth && r.key.empty() && r.sas.empty() && !loopback)
-      warn("no credentials for the relay " + uri->host_for_url() +
-           ": connecting without a token (give -x, -K with -k or --key-file, or -s; or set no_auth)");
     return true;
   }
 
@@ -174,6 +189,7 @@ class Validator {
 
  private:
   std::vector<std::string>& warnings_;
+  const AzureEnv& env_;
 };
 
 std::string forward_label(const std::string& origin, const char* list, std::size_t index) {
@@ -213,6 +229,11 @@ RelaySettings relay_settings_from(const hc::ConnectionString& cs) {
   r.key = cs.key;
   r.sas = cs.sas;
   r.entity_path = cs.entity_path;
+  // As the .NET SDK's RelayConnectionStringBuilder: "Authentication=Managed Identity" selects managed identity.
+  if (hc::iequals(cs.authentication, "Managed Identity") || hc::iequals(cs.authentication, "ManagedIdentity")) {
+    r.auth_mode = "entra";
+    r.entra.credential = "managed-identity";
+  }
   return r;
 }
 
@@ -247,6 +268,46 @@ void merge_relay_settings(RelaySettings& base, const RelaySettings& layer) {
     base.key_file = layer.key_file;
   }
   if (!layer.entity_path.empty()) base.entity_path = layer.entity_path;
+  // Authentication: a layer that picks SAS (or no token) drops the base's Entra choice, one that picks Entra drops
+  // the base's SAS credentials; Entra values are taken one by one (a forward may change only the client id).
+  if (key_kind || sas_kind || layer.no_auth) base.auth_mode.clear();
+  const bool entra_kind = layer.auth_mode == "entra" || !layer.entra.empty();
+  if (entra_kind && !key_kind && !sas_kind) {
+    base.key_name.clear();
+    base.key.clear();
+    base.key_file.clear();
+    base.sas.clear();
+    base.no_auth = false;
+  }
+  if (!layer.auth_mode.empty()) base.auth_mode = layer.auth_mode;
+  EntraSettings& e = base.entra;
+  const EntraSettings& l = layer.entra;
+  for (auto [to, from] : {std::pair{&e.credential, &l.credential}, {&e.tenant_id, &l.tenant_id},
+                          {&e.client_id, &l.client_id}, {&e.authority_host, &l.authority_host},
+                          {&e.certificate_file, &l.certificate_file}, {&e.assertion_algorithm, &l.assertion_algorithm},
+                          {&e.federated_token_file, &l.federated_token_file},
+                          {&e.arc_key_directory, &l.arc_key_directory}})
+    if (!from->empty()) *to = *from;
+  if (!l.client_secret_file.empty() || !l.client_secret.empty()) {
+    e.client_secret_file = l.client_secret_file;
+    e.client_secret = l.client_secret;
+  }
+}
+
+const std::array<const char*, 10> kAzureEnvNames = {
+    "AZURE_TENANT_ID",      "AZURE_CLIENT_ID",    "AZURE_CLIENT_SECRET",     "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",      "IMDS_ENDPOINT"};
+
+bool uses_entra(const RelaySettings& r) {
+  if (r.no_auth || r.auth_mode == "sas") return false;
+  if (r.auth_mode == "entra") return true;
+  if (has_credentials(r)) return false;
+  if (!r.entra.empty()) return true;
+  // No SAS and no explicit choice: Entra ID for a real relay (as azbridge and the SDKs do); the local hcrelay on
+  // loopback keeps working without a token, as before.
+  auto uri = hc::parse_uri(r.endpoint.empty() ? std::string(kDefaultEndpoint) : r.endpoint);
+  return uri && !is_loopback_host(uri->host);
 }
 
 RelaySettings effective_relay(const Config& config, const std::optional<RelaySettings>& forward_override) {
@@ -435,7 +496,7 @@ hc::Result<bool> check_remote_forwards(Validator& v, Config& config) {
 }  // namespace
 
 hc::Result<bool> validate_config(Config& config, std::vector<std::string>& warnings) {
-  Validator v(warnings);
+  Validator v(warnings, config.azure_env);
   if (config.local_forwards.empty() && config.remote_forwards.empty())
     return hc::fail("nothing to do: give -L or -T, or local_forward/remote_forward in the config file");
   auto settings = check_settings(v, config);

@@ -5,6 +5,7 @@
 #include "hc/result.hpp"
 #include "hc/url.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,27 @@ inline std::chrono::milliseconds ms(Seconds s) {
   return std::chrono::milliseconds(static_cast<int64_t>(s.count() * 1000));
 }
 
+// Microsoft Entra ID settings (docs/configuration.md, "Entra ID"); empty fields fall back to the AZURE_* environment
+// as the Azure SDKs read it (bridge/credentials/entra_credential.hpp).
+struct EntraSettings {
+  std::string credential;           // auto | client-secret | client-certificate | workload-identity | managed-identity
+  std::string tenant_id;
+  std::string client_id;            // the app registration, or a user-assigned managed identity
+  std::string authority_host;       // default https://login.microsoftonline.com/ (sovereign clouds differ)
+  std::string client_secret_file;   // first line: the client secret (instead of AZURE_CLIENT_SECRET)
+  std::string client_secret;        // its content, read at validation (secret)
+  std::string certificate_file;     // PEM certificate and key (AZURE_CLIENT_CERTIFICATE_PATH)
+  std::string assertion_algorithm;  // ps256 (default) | rs256
+  std::string federated_token_file; // AZURE_FEDERATED_TOKEN_FILE
+  std::string arc_key_directory;    // where the Azure Arc agent writes its challenge files (default
+                                    // /var/opt/azcmagent/tokens)
+  bool empty() const {
+    return credential.empty() && tenant_id.empty() && client_id.empty() && authority_host.empty() &&
+           client_secret_file.empty() && certificate_file.empty() && assertion_algorithm.empty() &&
+           federated_token_file.empty() && arc_key_directory.empty();
+  }
+};
+
 // Where the relay is and how to authenticate. Any field may be empty; a forward's own settings override the global ones.
 struct RelaySettings {
   std::string endpoint;          // sb://ns.servicebus.windows.net/, wss://host[:port]/ or ws://host[:port]/
@@ -36,6 +58,9 @@ struct RelaySettings {
   std::string sas;               // pre-issued token (secret); cannot be renewed
   std::string ca_file;           // PEM bundle to verify the relay instead of the system store
   bool no_auth = false;          // send without a token (HC with client authorization disabled; senders only)
+  std::string auth_mode;         // "sas", "entra" or "" (decided: SAS with a key or token; Entra ID when the endpoint
+                                 // is not loopback and there is none; loopback without either: no token)
+  EntraSettings entra;
   std::string entity_path;       // EntityPath of the connection string these settings came from ("" = none); checked
                                  // against the forward's hc by validate_config, not used at run time
 };
@@ -86,9 +111,14 @@ struct ProxyConfig {
   std::map<std::string, std::string> env;
 };
 
+// The AZURE_* / IDENTITY_* / IMDS_* variables the Entra credentials read, captured when the command line is parsed.
+using AzureEnv = std::map<std::string, std::string>;
+extern const std::array<const char*, 10> kAzureEnvNames;
+
 struct Config {
   RelaySettings relay;
   ProxyConfig proxy;
+  AzureEnv azure_env;
   std::vector<LocalForward> local_forwards;
   std::vector<RemoteForward> remote_forwards;
 
@@ -111,6 +141,10 @@ struct Config {
 
 // The default relay when none is configured: a local hcrelay on its default port.
 constexpr const char* kDefaultEndpoint = "ws://127.0.0.1:9350/";
+
+// Whether these (merged) settings authenticate with an Entra ID token: auth.mode entra; or, without an explicit mode,
+// no SAS credentials and no no_auth, and Entra settings given or an endpoint that is not loopback.
+bool uses_entra(const RelaySettings& r);
 
 // The relay settings a forward uses: its own fields where set, else the global ones.
 RelaySettings effective_relay(const Config& config, const std::optional<RelaySettings>& forward_override);

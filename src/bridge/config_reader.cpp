@@ -165,10 +165,45 @@ bool ConfigReader::string_list(const JNode& n, const std::string& path,
   return true;
 }
 
+// "auth": {"mode": "sas" | "entra"} and "entra": {"credential", "tenant_id", ...} inside a relay object.
+bool ConfigReader::auth(const JNode& n, const std::string& path, RelaySettings& own) {
+  if (const JNode* a = n.member("auth")) {
+    const std::string at = member_path(path, "auth");
+    if (!expect(*a, JNode::Kind::object, at) || !check_keys(*a, at, {"mode"})) return false;
+    if (const JNode* m = a->member("mode")) {
+      if (!get_string(*m, member_path(at, "mode"), own.auth_mode)) return false;
+      if (own.auth_mode != "sas" && own.auth_mode != "entra")
+        return fail(*m, member_path(at, "mode"), "must be sas or entra");
+    }
+  }
+  const JNode* e = n.member("entra");
+  if (!e) return true;
+  const std::string at = member_path(path, "entra");
+  if (!expect(*e, JNode::Kind::object, at)) return false;
+  EntraSettings& t = own.entra;
+  const std::array<std::pair<const char*, std::string*>, 9> fields = {{{"credential", &t.credential},
+                                                                       {"tenant_id", &t.tenant_id},
+                                                                       {"client_id", &t.client_id},
+                                                                       {"authority_host", &t.authority_host},
+                                                                       {"client_secret_file", &t.client_secret_file},
+                                                                       {"certificate_file", &t.certificate_file},
+                                                                       {"assertion_algorithm", &t.assertion_algorithm},
+                                                                       {"federated_token_file", &t.federated_token_file},
+                                                                       {"arc_key_directory", &t.arc_key_directory}}};
+  std::vector<const char*> keys;
+  for (const auto& f : fields) keys.push_back(f.first);
+  if (!check_keys(*e, at, keys)) return false;
+  for (const auto& f : fields)
+    if (const JNode* v = e->member(f.first))
+      if (!get_string(*v, member_path(at, f.first), *f.second)) return false;
+  return true;
+}
+
 bool ConfigReader::relay(const JNode& n, const std::string& path, RelaySettings& out) {
   if (!expect(n, JNode::Kind::object, path)) return false;
   if (!check_keys(n, path,
-                  {"endpoint", "connection_string", "key_name", "key", "key_file", "sas", "ca_file", "no_auth"}))
+                  {"endpoint", "connection_string", "key_name", "key", "key_file", "sas", "ca_file", "no_auth", "auth",
+                   "entra"}))
     return false;
   RelaySettings from_cs;
   if (!relay_from_connection_string(*this, n, path, from_cs)) return false;
@@ -188,6 +223,7 @@ bool ConfigReader::relay(const JNode& n, const std::string& path, RelaySettings&
       if (!get_string(*v, member_path(path, f.key), *f.target)) return false;
   if (const JNode* v = n.member("no_auth"))
     if (!get_bool(*v, member_path(path, "no_auth"), own.no_auth)) return false;
+  if (!auth(n, path, own)) return false;
 
   // Conflicts inside one object (across sources the later one wins, see merge_relay_settings).
   if (!own.key.empty() && !own.key_file.empty())

@@ -45,6 +45,7 @@ class ConfigReader {
   bool string_list(const JNode& n, const std::string& path, std::vector<std::pair<std::string, const JNode*>>& out);
   // A relay object (the top-level "relay" or a forward's own), connection string and fields merged.
   bool relay(const JNode& n, const std::string& path, RelaySettings& out);
+  bool auth(const JNode& n, const std::string& path, RelaySettings& own);
 
  private:
   const LineIndex& lines_;

@@ -26,7 +26,12 @@ namespace {
 std::string relay_identity(const RelaySettings& r) {
   std::ostringstream o;
   o << r.endpoint << '\x1f' << r.key_name << '\x1f' << r.key << '\x1f' << r.sas << '\x1f' << r.ca_file << '\x1f'
-    << r.no_auth;
+    << r.no_auth << '\x1f' << r.auth_mode;
+  const EntraSettings& e = r.entra;
+  for (const std::string* v : {&e.credential, &e.tenant_id, &e.client_id, &e.authority_host, &e.client_secret_file,
+                               &e.client_secret, &e.certificate_file, &e.assertion_algorithm, &e.federated_token_file,
+                               &e.arc_key_directory})
+    o << '\x1f' << *v;
   return o.str();
 }
 
@@ -41,6 +46,7 @@ std::string globals_identity(const Config& c) {
   o << '\x1f' << p.url.value_or("\x1e") << '\x1f' << p.no_proxy.value_or("\x1e") << '\x1f' << p.credentials_file
     << '\x1f' << p.credentials;
   for (const auto& [name, value] : p.env) o << '\x1f' << name << '=' << value;
+  for (const auto& [name, value] : c.azure_env) o << '\x1e' << name << '=' << value;
   return o.str();
 }
 
@@ -105,6 +111,7 @@ Daemon::~Daemon() {
   tunnels_->set_on_change(nullptr);
   for (auto& l : local_) l->stop();
   for (auto& r : remote_) r->stop();
+  stop_token_sources();
 }
 
 hc::Result<RelayContext> Daemon::relay_context(const Config& config, const RelaySettings& settings) {
@@ -121,11 +128,40 @@ hc::Result<RelayContext> Daemon::relay_context(const Config& config, const Relay
     }
     ctx.tls = tls;
   }
-  ctx.tokens = std::make_shared<TokenSource>(settings, ctx.endpoint.host, config.token_ttl);
   auto proxy = make_proxy_policy(config.proxy);
   if (!proxy) return hc::fail(proxy.error());
   ctx.proxy = proxy.value();
+  auto tokens = token_source(config, settings, ctx);
+  if (!tokens) return hc::fail(tokens.error());
+  ctx.tokens = tokens.value();
   return ctx;
+}
+
+hc::Result<std::shared_ptr<TokenSource>> Daemon::token_source(const Config& config, const RelaySettings& settings,
+                                                              const RelayContext& ctx) {
+  if (!uses_entra(settings))
+    return std::shared_ptr<TokenSource>(std::make_shared<SasTokenSource>(io_, settings, ctx.endpoint.host, config.token_ttl));
+  auto credential = resolve_entra_credential(settings.entra, config.azure_env);
+  if (!credential) return hc::fail(credential.error());
+  // The token endpoint's TLS is verified like the relay's: the system store (SSL_CERT_FILE) or the --ca-file bundle.
+  auto& tls = tls_by_ca_[settings.ca_file];
+  if (!tls) {
+    auto made = net::make_client_tls_context(settings.ca_file);
+    if (!made) return hc::fail(made.error());
+    tls = made.value();
+  }
+  const std::string key = credential->identity() + '\x1d' + settings.ca_file + '\x1d' + globals_identity(config);
+  if (auto existing = entra_sources_[key].lock()) return std::shared_ptr<TokenSource>(existing);
+  FetchContext fetch{tls, ctx.proxy, ms(config.connect_timeout)};
+  auto source = std::make_shared<EntraTokenSource>(io_, credential.value(), fetch, metrics_);
+  entra_sources_[key] = source;
+  source->start();
+  return std::shared_ptr<TokenSource>(source);
+}
+
+void Daemon::stop_token_sources() {
+  for (auto& [key, weak] : entra_sources_)
+    if (auto source = weak.lock()) source->stop();
 }
 
 std::optional<StartError> Daemon::start() {
@@ -349,6 +385,7 @@ void Daemon::shutdown(std::function<void()> on_done) {
   on_drained_ = std::move(on_done);
   for (auto& l : local_) l->stop();
   for (auto& r : remote_) r->stop();
+  stop_token_sources();
   if (tunnels_->size() > 0) {
     spdlog::info("shutting down: waiting up to {:.0f} s for {} open tunnel(s) to finish", config_->grace_period.count(),
                  tunnels_->size());

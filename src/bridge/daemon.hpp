@@ -4,6 +4,7 @@
 #pragma once
 
 #include "bridge/config.hpp"
+#include "bridge/credentials/entra_token_source.hpp"
 #include "bridge/local_forwarder.hpp"
 #include "bridge/remote_forwarder.hpp"
 #include "bridge/tunnel_registry.hpp"
@@ -66,12 +67,17 @@ class Daemon {
   hc::Result<std::string> roll_back(const ReloadPlan& plan, const std::string& why);
   void commit_reload(const ReloadPlan& plan, std::shared_ptr<const Config> next);
   void check_drained();
+  hc::Result<std::shared_ptr<TokenSource>> token_source(const Config& config, const RelaySettings& settings,
+                                                        const RelayContext& ctx);
+  void stop_token_sources();
 
   asio::io_context& io_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<ops::Metrics> metrics_;
   std::shared_ptr<TunnelRegistry> tunnels_;
   std::map<std::string, std::shared_ptr<asio::ssl::context>> tls_by_ca_;
+  // One Entra token source per credential (and CA and proxy), shared by the forwards using it; they own it.
+  std::map<std::string, std::weak_ptr<EntraTokenSource>> entra_sources_;
   std::vector<std::shared_ptr<LocalForwarder>> local_;
   std::vector<std::shared_ptr<RemoteForwarder>> remote_;
   std::map<const void*, std::string> identity_;  // forwarder -> what it was built from (reload compares these)

@@ -67,6 +67,9 @@ void describe_metric_families(ops::Metrics& m) {
   m.describe_counter("hcbridge_token_renewals_total", "renewToken messages sent, per forward and result.");
   m.describe_counter("hcbridge_control_messages_dropped_total",
                      "Control messages from the relay not acted on, per forward and reason.");
+  m.describe_gauge("hcbridge_token_expiry_seconds",
+                   "Unix time at which the current Entra ID token expires, per credential kind (0 before the first).");
+  m.describe_counter("hcbridge_token_fetches_total", "Entra ID token fetches, per credential kind and result.");
   m.describe_counter("hcbridge_tunnels_opened_total", "Tunnels opened, per forward.");
   m.describe_counter("hcbridge_tunnels_closed_total", "Tunnels closed, per forward and reason.");
   m.describe_counter("hcbridge_tunnels_failed_total", "Connections that could not be set up, per forward and reason.");

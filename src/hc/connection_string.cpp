@@ -97,7 +97,7 @@ Result<ConnectionString> parse_connection_string(std::string_view text) {
     cs.key = std::string(*values[kKey]);
   }
   if (has_sas) cs.sas = std::string(*values[kSignature]);
-  // Authentication (e.g. "Managed Identity") is accepted for compatibility; there is nothing to store.
+  if (values[kAuthentication]) cs.authentication = std::string(*values[kAuthentication]);
   return cs;
 }
 
@@ -108,6 +108,7 @@ std::string masked(const ConnectionString& cs) {
   if (!cs.key.empty()) out += ";SharedAccessKey=***";
   if (!cs.sas.empty()) out += ";SharedAccessSignature=***";
   if (!cs.operation_timeout.empty()) out += ";OperationTimeout=" + cs.operation_timeout;
+  if (!cs.authentication.empty()) out += ";Authentication=" + cs.authentication;
   return out;
 }
 

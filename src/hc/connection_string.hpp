@@ -15,6 +15,7 @@ struct ConnectionString {
   std::string key_name, key;      // both set or both empty
   std::string sas;                // pre-issued token (SharedAccessSignature=...), "" when absent
   std::string operation_timeout;  // raw text, "" when absent (accepted but unused)
+  std::string authentication;     // raw text, "" when absent ("Managed Identity" selects Entra managed identity)
   bool has_key() const;
   bool has_sas() const;
 };

@@ -137,10 +137,21 @@ TEST_CASE("validate: plain ws:// to a remote host warns", "[validate]") {
   CHECK(warnings_of(v6).empty());
 }
 
-TEST_CASE("validate: no credentials for a remote relay warns", "[validate]") {
+TEST_CASE("validate: no SAS for a remote relay means Entra ID, loopback and --no-auth mean no token", "[validate]") {
   Config c = minimal();
   c.relay.endpoint = "sb://ns.servicebus.windows.net/";
-  CHECK(any_contains(warnings_of(c), "no credentials for the relay ns.servicebus.windows.net"));
+  warnings_of(c);  // valid: managed identity needs no value
+  CHECK(uses_entra(effective_relay(c, std::nullopt)));
+  c.relay.no_auth = true;
+  CHECK_FALSE(uses_entra(effective_relay(c, std::nullopt)));
+  Config local = minimal();
+  local.relay.endpoint = "ws://127.0.0.1:9350/";
+  warnings_of(local);
+  CHECK_FALSE(uses_entra(effective_relay(local, std::nullopt)));
+  local.relay.auth_mode = "entra";
+  CHECK(uses_entra(effective_relay(local, std::nullopt)));
+  local.relay.entra.credential = "client-secret";
+  CHECK(contains(error_of(local), "needs a tenant id (entra.tenant_id or AZURE_TENANT_ID)"));
 }
 
 TEST_CASE("validate: key_name and key go together, sas excludes them", "[validate]") {

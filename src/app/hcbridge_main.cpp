@@ -78,6 +78,8 @@ Environment read_environment() {
   if (const char* cs = std::getenv("HCBRIDGE_CONNECTION_STRING")) env["HCBRIDGE_CONNECTION_STRING"] = cs;
   for (const char* name : bridge::kProxyEnvironment)
     if (const char* value = std::getenv(name)) env[name] = value;
+  for (const char* name : bridge::kAzureEnvNames)
+    if (const char* value = std::getenv(name)) env[name] = value;
   return env;
 }
 

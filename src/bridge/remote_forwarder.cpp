@@ -122,7 +122,9 @@ void RemoteForwarder::on_connect_result(std::error_code ec, net::ConnectResult r
   // A proxy's policy refusal (403) will not heal by itself soon: retry at the backoff cap, not in a tight loop.
   if (ec == net::ProxyError::forbidden) delay = config_->backoff_max;
   // 401/404 and proxy refusals need a human; network trouble usually heals by itself, but still deserves a warning.
-  const bool needs_human = result.http_status == 401 || result.http_status == 404 || ec == net::ProxyError::forbidden ||
+  // 403 is a missing role (Entra ID) or right (SAS): it needs a human too.
+  const bool needs_human = result.http_status == 401 || result.http_status == 403 || result.http_status == 404 ||
+                           ec == net::ProxyError::forbidden ||
                            ec == net::ProxyError::auth_required || ec == net::ProxyError::auth_rejected ||
                            ec == net::ProxyError::auth_unsupported;
   if (needs_human)

@@ -390,7 +390,7 @@ CliOutcome validated(Config config, bool check_config) {
   if (check_config) {
     outcome.action = CliAction::check_config;
     outcome.out = render_config(outcome.config);
-    outcome.err = describe_proxy_routes(outcome.config);
+    outcome.err = describe_proxy_routes(outcome.config) + describe_authentication(outcome.config);
   } else {
     outcome.action = CliAction::run;
   }

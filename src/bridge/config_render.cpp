@@ -1,6 +1,8 @@
 #include "bridge/config_render.hpp"
 
+#include "bridge/credentials/entra_credential.hpp"
 #include "bridge/proxy_settings.hpp"
+#include "hc/url.hpp"
 
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
@@ -58,7 +60,38 @@ void write_relay(Writer& w, const RelaySettings& r, bool global) {
     w.Key("no_auth");
     w.Bool(r.no_auth);
   }
+  if (!r.auth_mode.empty()) {
+    w.Key("auth");
+    w.StartObject();
+    write_string(w, "mode", r.auth_mode);
+    w.EndObject();
+  }
+  if (!r.entra.empty()) {
+    const EntraSettings& e = r.entra;
+    w.Key("entra");
+    w.StartObject();
+    for (auto [key, value] : {std::pair{"credential", &e.credential}, {"tenant_id", &e.tenant_id},
+                              {"client_id", &e.client_id}, {"authority_host", &e.authority_host},
+                              {"client_secret_file", &e.client_secret_file}, {"certificate_file", &e.certificate_file},
+                              {"assertion_algorithm", &e.assertion_algorithm},
+                              {"federated_token_file", &e.federated_token_file},
+                              {"arc_key_directory", &e.arc_key_directory}})
+      if (!value->empty()) write_string(w, key, *value);
+    w.EndObject();
+  }
   w.EndObject();
+}
+
+// How a forward authenticates, as resolved from its settings and the environment: "SAS key 'root'", "no token",
+// or the Entra ID credential with where each value came from (secrets masked).
+std::string describe_relay_authentication(const Config& c, const RelaySettings& r) {
+  if (uses_entra(r)) {
+    auto credential = resolve_entra_credential(r.entra, c.azure_env);
+    return credential ? credential->describe() : "Entra ID: " + credential.error();
+  }
+  if (!r.sas.empty()) return "a pre-issued SAS token";
+  if (!r.key_name.empty()) return "SAS key " + hc::quote_for_message(r.key_name, 80);
+  return "no token";
 }
 
 template <class Forward>
@@ -99,7 +132,7 @@ void mask_value(std::string& text, const std::string& secret) {
   }
 }
 
-void write_local_forwards(Writer& w, const std::vector<LocalForward>& forwards) {
+void write_local_forwards(Writer& w, const Config& c, const std::vector<LocalForward>& forwards) {
   w.Key("local_forward");
   w.StartArray();
   for (const auto& f : forwards) {
@@ -122,7 +155,7 @@ void write_local_forwards(Writer& w, const std::vector<LocalForward>& forwards) 
   w.EndArray();
 }
 
-void write_remote_forwards(Writer& w, const std::vector<RemoteForward>& forwards) {
+void write_remote_forwards(Writer& w, const Config& c, const std::vector<RemoteForward>& forwards) {
   w.Key("remote_forward");
   w.StartArray();
   for (const auto& f : forwards) {
@@ -181,13 +214,25 @@ void mask_secrets(std::string& text, const Config& c) {
   for (const RelaySettings* r : relays) {
     mask_value(text, r->key);
     mask_value(text, r->sas);
+    mask_value(text, r->entra.client_secret);
   }
+  for (const char* secret_variable : {"AZURE_CLIENT_SECRET", "IDENTITY_HEADER"})
+    if (auto it = c.azure_env.find(secret_variable); it != c.azure_env.end()) mask_value(text, it->second);
   mask_value(text, c.proxy.credentials);
   if (auto policy = make_proxy_policy(c.proxy); policy && policy.value()->proxy)
     mask_value(text, policy.value()->proxy->password);
 }
 
 }  // namespace
+
+std::string describe_authentication(const Config& c) {
+  std::string out;
+  for (const auto& f : c.local_forwards)
+    out += "check-config: L:" + f.hc + " authenticates with " + describe_relay_authentication(c, effective_relay(c, f.relay)) + "\n";
+  for (const auto& f : c.remote_forwards)
+    out += "check-config: T:" + f.hc + " authenticates with " + describe_relay_authentication(c, effective_relay(c, f.relay)) + "\n";
+  return out;
+}
 
 std::string render_config(const Config& c) {
   rapidjson::StringBuffer buffer;
@@ -196,8 +241,8 @@ std::string render_config(const Config& c) {
   w.StartObject();
   w.Key("relay");
   write_relay(w, c.relay, true);
-  write_local_forwards(w, c.local_forwards);
-  write_remote_forwards(w, c.remote_forwards);
+  write_local_forwards(w, c, c.local_forwards);
+  write_remote_forwards(w, c, c.remote_forwards);
   write_settings(w, c);
   w.EndObject();
   std::string text = std::string(buffer.GetString(), buffer.GetSize()) + "\n";

@@ -12,5 +12,8 @@ namespace bridge {
 // A new config key is written here too (write_settings for top-level keys, write_forward_common for forward keys),
 // so check-config shows it and the round-trip test covers it.
 std::string render_config(const Config& config);
+// One "check-config: L:hc authenticates with ..." line per forward: SAS key name, no token, or the Entra ID credential
+// resolved from the settings and the environment, with where each value came from; secrets masked.
+std::string describe_authentication(const Config& config);
 
 }  // namespace bridge

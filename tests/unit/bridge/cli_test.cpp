@@ -357,3 +357,33 @@ TEST_CASE("cli: a key file readable by anyone but its owner draws a warning, nev
     CHECK(warned == ((mode & 077) != 0));
   }
 }
+
+TEST_CASE("cli: check-config shows the Entra credential each forward uses and where its values came from", "[cli]") {
+  const std::string kEntraSecret = "RW50cmFDbGlTZWNyZXRWYWx1ZTAxMjM0NTY3";
+  const std::map<std::string, std::string> env{{"AZURE_TENANT_ID", "tenant-9"}, {"AZURE_CLIENT_ID", "client-9"},
+                                               {"AZURE_CLIENT_SECRET", kEntraSecret}};
+  TempFile file(R"({
+    "relay": { "endpoint": "sb://ns.servicebus.windows.net/" },
+    "local_forward": [ { "hc": "a", "bind": "7000" },
+                       { "hc": "b", "bind": "7001", "relay": { "key_name": "r", "key": ")" + kFileKey + R"(" } } ],
+    "remote_forward": [ { "hc": "c", "target": "80", "relay": { "auth": { "mode": "entra" },
+                          "entra": { "credential": "managed-identity", "client_id": "mi-1" } } } ]
+  })");
+  CliOutcome o = run({"check-config", "-c", file.path}, env);
+  INFO(o.err);
+  REQUIRE(o.action == CliAction::check_config);
+  CHECK(contains(o.err, "check-config: L:a authenticates with Entra ID client-secret, tenant tenant-9 (AZURE_TENANT_ID), "
+                        "client id client-9 (AZURE_CLIENT_ID)"));
+  CHECK(contains(o.err, "secret *** (AZURE_CLIENT_SECRET)"));
+  CHECK(contains(o.err, "check-config: L:b authenticates with SAS key 'r'\n"));
+  CHECK(contains(o.err, "check-config: T:c authenticates with Entra ID managed-identity via IMDS at "
+                        "http://169.254.169.254/metadata/identity/oauth2/token (default), client id mi-1 (entra.client_id)\n"));
+  CHECK(contains(o.out, "\"mode\": \"entra\""));
+  CHECK_FALSE(contains(o.out, kEntraSecret));
+  CHECK_FALSE(contains(o.err, kEntraSecret));
+  // A missing value is a usage error naming it.
+  CliOutcome bad = run_fail({"-e", "sb://ns.servicebus.windows.net/", "--auth", "entra", "-L", "7000:a"},
+                            {{"AZURE_TENANT_ID", "t"}, {"AZURE_CLIENT_CERTIFICATE_PATH", "/nonexistent.pem"}});
+  CHECK(contains(bad.err, "needs a client id (entra.client_id or AZURE_CLIENT_ID)"));
+  CHECK(contains(run_fail({"--auth", "kerberos", "-L", "7000:a"}).err, "--auth must be sas or entra"));
+}

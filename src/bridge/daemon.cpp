@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -368,6 +369,23 @@ std::string Daemon::readiness_json() const {
     first = false;
     body += "{\"name\":\"" + ops::json_escape(s.name) + "\",\"up\":" + (s.up ? "true" : "false") + ",\"detail\":\"" +
             ops::json_escape(s.detail) + "\"}";
+  }
+  body += "],\"tokens\":[";
+  // Each Entra ID credential in use: whether its token is valid, for how long, and the last fetch problem (never the
+  // token). A token endpoint that is down shows here while the forwards stay up on the current token.
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  first = true;
+  for (const auto& [key, weak] : entra_sources_) {
+    auto source = weak.lock();
+    if (!source) continue;
+    if (!first) body += ",";
+    first = false;
+    const int64_t left = source->ready() ? source->expiry_for("") - now : 0;
+    body += "{\"credential\":\"" + std::string(entra_kind_name(source->kind())) + "\",\"valid\":" +
+            (left > 0 ? "true" : "false") + ",\"expires_in\":" + std::to_string(std::max<int64_t>(0, left)) +
+            ",\"fetches_ok\":" + std::to_string(source->fetches_ok()) + ",\"fetches_failed\":" +
+            std::to_string(source->fetches_failed()) + ",\"last_problem\":\"" + ops::json_escape(source->last_problem()) +
+            "\"}";
   }
   body += "]}\n";
   return body;

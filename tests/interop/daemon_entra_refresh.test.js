@@ -20,7 +20,8 @@ h.run(`daemon_entra_refresh: ${LIFETIME} s Entra tokens held for ${HOLD_MS / 100
   const echo = await t.tcpEchoServer('echo target');
   const hc = h.uniqueName('refresh');
   const port = await h.freePort();
-  const d = await t.startDaemon([...s.daemonArgs, '--keepalive', '5', '-T', `${hc}:127.0.0.1:${echo.port}`, '-L', `${port}:${hc}`],
+  const admin = await h.freePort();
+  const d = await t.startDaemon([...s.daemonArgs, '--keepalive', '5', '--admin', `127.0.0.1:${admin}`, '-T', `${hc}:127.0.0.1:${echo.port}`, '-L', `${port}:${hc}`],
                                 { name: 'hcbridge workload identity', env: s.env['workload-identity'] });
   s.ts.script('token', [{ status: 503 }]);  // the first refresh fails once
   const rotation = setInterval(s.rotate, 2000);
@@ -51,6 +52,16 @@ h.run(`daemon_entra_refresh: ${LIFETIME} s Entra tokens held for ${HOLD_MS / 100
   // One fetch at start plus one per refresh (every 7.5..8 s): shared by both forwards.
   assert.ok(issued >= 1 + Math.floor(heldS / LIFETIME) && issued <= 2 + Math.ceil(heldS / 7.5),
             `one token per refresh for both forwards (${issued} issued in ${heldS.toFixed(0)} s)`);
+  // /readyz and /metrics show the token: valid, the failed fetch counted (and no token in either).
+  const ready = JSON.parse((await h.httpGet(admin, '/readyz')).body);
+  assert.equal(ready.tokens.length, 1, `one shared token source: ${JSON.stringify(ready.tokens)}`);
+  const tok = ready.tokens[0];
+  assert.ok(tok.credential === 'workload-identity' && tok.valid && tok.expires_in > 0 && tok.expires_in <= LIFETIME,
+            `/readyz token state: ${JSON.stringify(tok)}`);
+  assert.ok(tok.fetches_ok === issued && tok.fetches_failed === 1, `/readyz fetch counts: ${JSON.stringify(tok)}`);
+  const metrics = (await h.httpGet(admin, '/metrics')).body;
+  assert.ok(/hcbridge_token_fetches_total\{credential="workload_identity",result="failed"\} 1\b/.test(metrics), 'failed fetch metric');
+  assert.ok(/hcbridge_token_expiry_seconds\{credential="workload_identity"\} \d{10}/.test(metrics), 'expiry metric');
   ok(`held ${heldS.toFixed(1)} s with ${LIFETIME} s tokens: ${tunnels} tunnels all byte-exact, ${issued} tokens fetched, ` +
      `${relayRenewals} renewToken accepted, one control channel throughout`);
 }, { timeoutMs: HOLD_MS + 30000 });

@@ -37,7 +37,8 @@ class EntraTokenSource : public TokenSource, public std::enable_shared_from_this
   Subscription when_renewal_due(const std::string& hc, int64_t now, std::function<void()> due) override;
   std::string describe() const override { return credential_.describe(); }
 
-  // Fetches so far, by result (for tests and /readyz).
+  EntraKind kind() const { return credential_.kind; }
+  // Fetches so far, by result (for /readyz).
   unsigned fetches_ok() const { return ok_; }
   unsigned fetches_failed() const { return failed_; }
   const std::string& last_problem() const { return last_problem_; }

@@ -46,5 +46,18 @@ h.run('daemon_entra: every credential kind end to end through hcrelay verifying 
   const m = await d.waitForLog(/control channel refused: 403 Forbidden: .*needs the role (Azure Relay )?Listener/, 15000);
   assert.ok(/oid-daemon-norole/.test(m[0]), 'the error names the principal');
   ok(`no role: "${m[0].replace(/^.*control channel refused: /, '')}"`);
+  await d.stop();
+
+  // A wrong tenant and a wrong secret: the token endpoint's answer (status, OAuth error, AADSTS text) is the error.
+  const wrongTenant = { ...s.env['client-secret'], AZURE_TENANT_ID: 'cccccccc-0000-4000-8000-000000000003' };
+  const wrongSecret = { ...s.env['client-secret'], AZURE_CLIENT_SECRET: h.registerSecret('not-the-client-secret-0123') };
+  for (const [what, env, re] of [['wrong tenant', wrongTenant, /answered 400 invalid_request: AADSTS90002: Tenant '\S+' not found/],
+                                 ['wrong secret', wrongSecret, /answered 401 invalid_client: AADSTS7000215: Invalid client secret/]]) {
+    const bad = await t.startDaemon([...s.daemonArgs, '-T', `${h.uniqueName('bad')}:127.0.0.1:${echo.port}`],
+                                    { name: `hcbridge ${what}`, env, ready: [/relay authentication: Entra ID/] });
+    const e = await bad.waitForLog(new RegExp(`error .*Entra ID token fetch failed \\(client-secret\\): ${re.source}`), 10000);
+    ok(`${what}: "${e.input.replace(/^.*Entra ID token fetch failed/, 'Entra ID token fetch failed')}"`);
+    await bad.stop();
+  }
   assert.ok(s.ts.stats.issued >= KINDS.length, 'tokens were issued');
 }, { timeoutMs: 90000 });

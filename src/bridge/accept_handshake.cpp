@@ -12,7 +12,7 @@ namespace bridge {
 std::string describe_connect_failure(const std::string& hc, std::error_code ec, const net::ConnectResult& r) {
   if (ec == net::ConnectError::http_status) {
     switch (r.http_status) {
-      case 401: return "401 Unauthorized (check the key name and key): " + r.reason;
+      case 401: return "401 Unauthorized (check the credentials): " + r.reason;
       case 403: return "403 Forbidden: " + r.reason;
       case 404: return "404: hybrid connection '" + hc + "' not found: " + r.reason;
       default: return std::to_string(r.http_status) + " " + r.reason;

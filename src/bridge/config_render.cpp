@@ -132,7 +132,7 @@ void mask_value(std::string& text, const std::string& secret) {
   }
 }
 
-void write_local_forwards(Writer& w, const Config& c, const std::vector<LocalForward>& forwards) {
+void write_local_forwards(Writer& w, const std::vector<LocalForward>& forwards) {
   w.Key("local_forward");
   w.StartArray();
   for (const auto& f : forwards) {
@@ -155,7 +155,7 @@ void write_local_forwards(Writer& w, const Config& c, const std::vector<LocalFor
   w.EndArray();
 }
 
-void write_remote_forwards(Writer& w, const Config& c, const std::vector<RemoteForward>& forwards) {
+void write_remote_forwards(Writer& w, const std::vector<RemoteForward>& forwards) {
   w.Key("remote_forward");
   w.StartArray();
   for (const auto& f : forwards) {
@@ -241,8 +241,8 @@ std::string render_config(const Config& c) {
   w.StartObject();
   w.Key("relay");
   write_relay(w, c.relay, true);
-  write_local_forwards(w, c, c.local_forwards);
-  write_remote_forwards(w, c, c.remote_forwards);
+  write_local_forwards(w, c.local_forwards);
+  write_remote_forwards(w, c.remote_forwards);
   write_settings(w, c);
   w.EndObject();
   std::string text = std::string(buffer.GetString(), buffer.GetSize()) + "\n";

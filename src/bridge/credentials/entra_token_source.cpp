@@ -108,6 +108,9 @@ void EntraTokenSource::on_fetched(FetchOutcome outcome) {
 }
 
 void EntraTokenSource::schedule(double seconds) {
+  // The expiry comes from the network: a token "valid" for centuries must not overflow the timer; a day is plenty
+  // (the refresh then simply happens early).
+  seconds = std::clamp(seconds, 0.0, 86400.0);
   timer_.expires_after(std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
   timer_.async_wait([weak = weak_from_this()](std::error_code ec) {
     if (auto self = weak.lock(); self && !ec) self->do_fetch();

@@ -70,6 +70,11 @@ void describe_metric_families(ops::Metrics& m) {
   m.describe_gauge("hcbridge_token_expiry_seconds",
                    "Unix time at which the current Entra ID token expires, per credential kind (0 before the first).");
   m.describe_counter("hcbridge_token_fetches_total", "Entra ID token fetches, per credential kind and result.");
+  // Fixed label words, exported from the first scrape (EntraTokenSource uses the same words).
+  for (const char* kind : {"client_secret", "client_certificate", "workload_identity", "managed_identity"}) {
+    m.declare("hcbridge_token_expiry_seconds", {{"credential", kind}});
+    for (const char* result : kResults) m.declare("hcbridge_token_fetches_total", {{"credential", kind}, {"result", result}});
+  }
   m.describe_counter("hcbridge_tunnels_opened_total", "Tunnels opened, per forward.");
   m.describe_counter("hcbridge_tunnels_closed_total", "Tunnels closed, per forward and reason.");
   m.describe_counter("hcbridge_tunnels_failed_total", "Connections that could not be set up, per forward and reason.");

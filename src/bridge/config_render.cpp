@@ -227,10 +227,12 @@ void mask_secrets(std::string& text, const Config& c) {
 
 std::string describe_authentication(const Config& c) {
   std::string out;
-  for (const auto& f : c.local_forwards)
-    out += "check-config: L:" + f.hc + " authenticates with " + describe_relay_authentication(c, effective_relay(c, f.relay)) + "\n";
-  for (const auto& f : c.remote_forwards)
-    out += "check-config: T:" + f.hc + " authenticates with " + describe_relay_authentication(c, effective_relay(c, f.relay)) + "\n";
+  auto line = [&](const std::string& name, const std::optional<RelaySettings>& layer) {
+    out += "check-config: " + name + " authenticates with " + describe_relay_authentication(c, effective_relay(c, layer)) +
+           "\n";
+  };
+  for (const auto& f : c.local_forwards) line(local_forward_name(c, f), f.relay);
+  for (const auto& f : c.remote_forwards) line("T:" + f.hc, f.relay);
   return out;
 }
 

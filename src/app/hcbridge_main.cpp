@@ -72,7 +72,8 @@ int healthcheck(const std::vector<std::string>& args) {
 
 using Environment = std::map<std::string, std::string>;
 
-// The variables the daemon reads from its environment (the connection string and the proxy settings), read once.
+// The variables the daemon reads from its environment (the connection string, the proxy and the Entra ID
+// credential settings), read once.
 Environment read_environment() {
   Environment env;
   if (const char* cs = std::getenv("HCBRIDGE_CONNECTION_STRING")) env["HCBRIDGE_CONNECTION_STRING"] = cs;

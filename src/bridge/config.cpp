@@ -23,6 +23,8 @@
 
 namespace bridge {
 
+const char* protocol_name(Protocol p) { return p == Protocol::udp ? "udp" : "tcp"; }
+
 namespace {
 
 constexpr std::size_t kMaxKeyLength = 256;  // what .NET's token provider accepts

@@ -82,7 +82,8 @@ void process_metrics(ops::Metrics& m) {
 std::string forward_identity(const Config& config, const LocalForward& f) {
   std::ostringstream o;
   o << "L|" << local_forward_name(config, f) << '|' << f.raw << '|';  // a new name (a second forward on the HC) restarts it
-  for (const auto& b : f.bindings) o << b.bind_host << ':' << b.port << '/' << b.port_name << ';';
+  for (const auto& b : f.bindings)
+    o << b.bind_host << ':' << b.port << '/' << b.port_name << '/' << protocol_name(b.protocol) << ';';
   o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
     << '|' << globals_identity(config);
   return o.str();
@@ -91,7 +92,7 @@ std::string forward_identity(const Config& config, const LocalForward& f) {
 std::string forward_identity(const Config& config, const RemoteForward& f) {
   std::ostringstream o;
   o << "T|" << f.hc << '|' << f.raw << '|';
-  for (const auto& t : f.targets) o << t.port_name << '/' << t.host << ':' << t.port << ';';
+  for (const auto& t : f.targets) o << t.port_name << '/' << t.host << ':' << t.port << '/' << protocol_name(t.protocol) << ';';
   o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
     << '|' << globals_identity(config);
   return o.str();
@@ -331,6 +332,7 @@ std::vector<ForwardState> Daemon::forward_states() const {
   for (const auto& l : local_) {
     std::string detail = "listening on";
     for (const auto& ep : l->local_endpoints()) detail += " " + ep.address().to_string() + ":" + std::to_string(ep.port());
+    for (const auto& ep : l->udp_endpoints()) detail += " " + ep.address().to_string() + ":" + std::to_string(ep.port()) + "/udp";
     out.push_back({l->name(), l->listening(), l->listening() ? detail : "not listening"});
   }
   for (const auto& r : remote_)
@@ -404,6 +406,7 @@ void Daemon::shutdown(std::function<void()> on_done) {
   for (auto& l : local_) l->stop();
   for (auto& r : remote_) r->stop();
   stop_token_sources();
+  tunnels_->datagrams()->end_all("shutdown");  // UDP has nothing to drain
   if (tunnels_->size() > 0) {
     spdlog::info("shutting down: waiting up to {:.0f} s for {} open tunnel(s) to finish", config_->grace_period.count(),
                  tunnels_->size());

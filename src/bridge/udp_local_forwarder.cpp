@@ -1,6 +1,6 @@
 #include "bridge/udp_local_forwarder.hpp"
 
-#include "bridge/udp_route_setup.hpp"
+#include "bridge/relay_dial.hpp"
 #include "net/address.hpp"
 
 #include <spdlog/spdlog.h>
@@ -9,9 +9,8 @@ namespace bridge {
 namespace {
 
 constexpr std::size_t kMaxUdpPayload = 65535;
-constexpr int kDatagramsPerWakeup = 64;  // then yield to the event loop, so one busy port cannot starve the others
-
-std::chrono::milliseconds ms(Seconds s) { return std::chrono::milliseconds(static_cast<int64_t>(s.count() * 1000)); }
+constexpr int kDatagramsPerWakeup = 64;
+constexpr int kSocketReceiveBuffer = 1 << 20;  // then yield to the event loop, so one busy port cannot starve the others
 
 std::string endpoint_text(const asio::ip::udp::endpoint& ep) {
   return net::host_for_url(ep.address().to_string()) + ":" + std::to_string(ep.port());
@@ -65,6 +64,9 @@ hc::Result<bool> UdpLocalForwarder::start() {
     auto binding = std::make_shared<Binding>(io_, b);
     binding->socket.open(ep.protocol(), ec);
     if (!ec && ep.address().is_v6()) binding->socket.set_option(asio::ip::v6_only(true), ec);
+    // Bursts from many clients land here before the loop reads them; the kernel caps this at net.core.rmem_max.
+    std::error_code ignored;
+    if (!ec) binding->socket.set_option(asio::socket_base::receive_buffer_size(kSocketReceiveBuffer), ignored);
     if (!ec) binding->socket.bind(ep, ec);
     if (!ec) binding->socket.non_blocking(true, ec);
     if (ec) return hc::fail(name_ + ": cannot bind UDP " + endpoint_text(ep) + ": " + ec.message());
@@ -156,26 +158,24 @@ std::shared_ptr<UdpLocalForwarder::Route> UdpLocalForwarder::new_route(const std
   UdpRouteSetup::Params params;
   params.hc = forward_.hc;
   params.port_name = binding->config.port_name;
-  params.connect_timeout = ms(config_->connect_timeout);
   params.preamble_timeout = ms(config_->preamble_timeout);
-  params.pool = tunnels_->buffers();
   std::weak_ptr<UdpLocalForwarder> weak = shared_from_this();
-  route->setup = std::make_shared<UdpRouteSetup>(io_, relay_, params, [weak, route](UdpRouteSetup::Outcome out) {
+  auto options = relay_dial_options(relay_, *config_, *tunnels_);
+  route->setup = std::make_shared<UdpRouteSetup>(io_, relay_, options, params, [weak, route](UdpRouteSetup::Outcome out) {
     auto self = weak.lock();
     if (!self || self->stopped_) {
       if (out.ws) out.ws->abort();
       return;
     }
     if (out.failure != nullptr) return self->on_route_failed(route, out.failure, out.why);
-    self->on_route_ready(route, std::move(out.ws), std::move(out.leftover));
+    self->on_route_ready(route, std::move(out));
   });
   routes_[{binding.get(), client}] = route;
   route->setup->start();
   return route;
 }
 
-void UdpLocalForwarder::on_route_ready(const std::shared_ptr<Route>& route, std::shared_ptr<net::WebSocket> ws,
-                                       std::string leftover) {
+void UdpLocalForwarder::on_route_ready(const std::shared_ptr<Route>& route, UdpRouteSetup::Outcome ready) {
   route->setup.reset();
   const Seconds idle = forward_.idle_timeout.value_or(config_->udp_idle_timeout);
   DatagramLimits limits;
@@ -190,8 +190,8 @@ void UdpLocalForwarder::on_route_ready(const std::shared_ptr<Route>& route, std:
     return !ec;
   };
   std::weak_ptr<UdpLocalForwarder> weak = shared_from_this();
-  TunnelInfo info{route->id, name_, forward_.hc, endpoint_text(client), {}, route->setup_started};
-  route->tunnel = registry_->open(info, std::move(ws), std::move(leftover), limits, send_local,
+  TunnelInfo info{route->id, name_, forward_.hc, endpoint_text(client), ready.tracking_id, route->setup_started};
+  route->tunnel = registry_->open(info, std::move(ready.ws), std::move(ready.leftover), limits, send_local,
                                   [weak, route](const DatagramSummary&) {
                                     if (auto self = weak.lock()) self->forget(route);
                                   });

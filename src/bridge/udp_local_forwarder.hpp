@@ -12,6 +12,7 @@
 #include "bridge/datagram_registry.hpp"
 #include "bridge/relay_context.hpp"
 #include "bridge/tunnel_registry.hpp"
+#include "bridge/udp_route_setup.hpp"
 
 #include <asio.hpp>
 
@@ -51,7 +52,7 @@ class UdpLocalForwarder : public std::enable_shared_from_this<UdpLocalForwarder>
   void drain_socket(const std::shared_ptr<Binding>& binding);
   void on_datagram(const std::shared_ptr<Binding>& binding, const asio::ip::udp::endpoint& from, std::size_t size);
   std::shared_ptr<Route> new_route(const std::shared_ptr<Binding>& binding, const asio::ip::udp::endpoint& client);
-  void on_route_ready(const std::shared_ptr<Route>& route, std::shared_ptr<net::WebSocket> ws, std::string leftover);
+  void on_route_ready(const std::shared_ptr<Route>& route, UdpRouteSetup::Outcome ready);
   void on_route_failed(const std::shared_ptr<Route>& route, const char* kind, const std::string& why);
   void forget(const std::shared_ptr<Route>& route);
   void drop(DropReason reason);

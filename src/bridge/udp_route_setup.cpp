@@ -2,14 +2,13 @@
 
 #include "bridge/preamble_exchange.hpp"
 #include "hc/guid.hpp"
-#include "hc/url.hpp"
-
-#include <ctime>
+#include "bridge/relay_dial.hpp"
 
 namespace bridge {
 
-UdpRouteSetup::UdpRouteSetup(asio::io_context& io, RelayContext relay, Params params, Done done)
-    : io_(io), relay_(std::move(relay)), params_(std::move(params)), done_(std::move(done)) {}
+UdpRouteSetup::UdpRouteSetup(asio::io_context& io, RelayContext relay, net::ClientOptions options, Params params,
+                             Done done)
+    : io_(io), relay_(std::move(relay)), options_(std::move(options)), params_(std::move(params)), done_(std::move(done)) {}
 
 void UdpRouteSetup::start() { do_connect(); }
 
@@ -21,18 +20,12 @@ void UdpRouteSetup::cancel() {
 }
 
 void UdpRouteSetup::do_connect() {
-  const auto& ep = relay_.endpoint;
-  net::ClientOptions options;
-  options.tls = relay_.tls;
-  options.ws.pool = params_.pool;
-  options.timeout = params_.connect_timeout;
-  const std::string token = relay_.tokens->token_for(params_.hc, static_cast<int64_t>(std::time(nullptr)));
-  if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
-  pending_ = net::async_ws_connect(io_, hc::connect_url(ep.tls(), ep.host, ep.port, params_.hc, hc::new_guid()),
-                                   options, [self = shared_from_this()](std::error_code ec, net::ConnectResult r) {
-                                     self->pending_.reset();
-                                     self->on_connect(ec, std::move(r));
-                                   });
+  tracking_id_ = hc::new_guid();
+  pending_ = async_sender_connect(io_, relay_, options_, params_.hc, tracking_id_,
+                                  [self = shared_from_this()](std::error_code ec, net::ConnectResult r) {
+                                    self->pending_.reset();
+                                    self->on_connect(ec, std::move(r));
+                                  });
 }
 
 void UdpRouteSetup::on_connect(std::error_code ec, net::ConnectResult result) {
@@ -40,10 +33,7 @@ void UdpRouteSetup::on_connect(std::error_code ec, net::ConnectResult result) {
     if (result.ws) result.ws->abort();
     return;
   }
-  if (ec == net::ConnectError::http_status)
-    return fail(result.http_status == 404 ? "no_listener" : "relay_refused",
-                std::to_string(result.http_status) + " " + result.reason);
-  if (ec) return fail("relay_unreachable", result.reason.empty() ? ec.message() : result.reason);
+  if (ec) return fail(sender_connect_failure(ec, result), describe_sender_failure(ec, result));
   ws_ = result.ws;
   do_preamble();
 }
@@ -64,6 +54,7 @@ void UdpRouteSetup::on_preamble(std::error_code ec, std::string leftover, std::s
   Outcome out;
   out.ws = std::move(ws_);
   out.leftover = std::move(leftover);
+  out.tracking_id = tracking_id_;
   if (auto done = std::move(done_)) done(std::move(out));
 }
 

@@ -21,6 +21,7 @@ class UdpRouteSetup : public std::enable_shared_from_this<UdpRouteSetup> {
   struct Outcome {
     std::shared_ptr<net::WebSocket> ws;  // set on success
     std::string leftover;                // datagram bytes that followed the reply
+    std::string tracking_id;             // the sb-hc-id we sent (the relay's id for this connection)
     const char* failure = nullptr;       // metric reason word on failure
     std::string why;                     // on failure, for the log
   };
@@ -29,12 +30,11 @@ class UdpRouteSetup : public std::enable_shared_from_this<UdpRouteSetup> {
   struct Params {
     std::string hc;
     std::string port_name;
-    std::chrono::milliseconds connect_timeout{20000};
     std::chrono::milliseconds preamble_timeout{30000};
-    std::shared_ptr<net::BufferPool> pool;
   };
 
-  UdpRouteSetup(asio::io_context& io, RelayContext relay, Params params, Done done);
+  // `options`: relay_dial_options (TLS, buffer pool, connect deadline, HTTP proxy).
+  UdpRouteSetup(asio::io_context& io, RelayContext relay, net::ClientOptions options, Params params, Done done);
   void start();
   // Gives up (the forwarder stopped): `done` is not called afterwards.
   void cancel();
@@ -48,10 +48,12 @@ class UdpRouteSetup : public std::enable_shared_from_this<UdpRouteSetup> {
 
   asio::io_context& io_;
   RelayContext relay_;
+  net::ClientOptions options_;
   Params params_;
   Done done_;
   std::shared_ptr<net::PendingConnect> pending_;
   std::shared_ptr<net::WebSocket> ws_;
+  std::string tracking_id_;
   bool cancelled_ = false;
 };
 

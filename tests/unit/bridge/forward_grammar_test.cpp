@@ -408,7 +408,7 @@ TEST_CASE("grammar: an IPv6 host with a NUL inside is refused (fuzz finding)", "
   CHECK_FALSE(bridge::valid_host(std::string_view("::1\0evil", 8)));
 }
 
-TEST_CASE("grammar: -T and -R take UDP targets; the numeric single-target rule is no concern of the grammar", "[grammar]") {
+TEST_CASE("grammar: -T and -R take UDP targets, and the numeric single-target rule is no concern of the grammar", "[grammar]") {
   auto f = parse_remote_forward("dns:53U;dns2/[::1]:5353U;web/8080");
   REQUIRE(f.ok());
   CHECK(f->targets[0].protocol == Protocol::udp);

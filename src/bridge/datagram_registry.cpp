@@ -8,15 +8,8 @@
 
 namespace bridge {
 
-DatagramRegistry::DatagramRegistry(std::shared_ptr<ops::Metrics> metrics) : metrics_(std::move(metrics)) {
-  metrics_->describe_gauge("hcbridge_udp_routes_open", "UDP routes (one rendezvous per client address) open now, per forward.");
-  metrics_->describe_counter("hcbridge_udp_routes_opened_total", "UDP routes opened, per forward.");
-  metrics_->describe_counter("hcbridge_udp_routes_closed_total", "UDP routes closed, per forward and reason.");
-  metrics_->describe_counter("hcbridge_datagrams_total", "UDP datagrams carried, per forward and direction (to_relay, from_relay).");
-  metrics_->describe_counter("hcbridge_datagrams_dropped_total",
-                             "UDP datagrams dropped, per forward and reason (setup_queue_full, relay_slow, local_busy, "
-                             "route_limit, no_route, too_big).");
-}
+// The families are described, and each forward's series declared, by the daemon (bridge/metric_families.cpp).
+DatagramRegistry::DatagramRegistry(std::shared_ptr<ops::Metrics> metrics) : metrics_(std::move(metrics)) {}
 
 std::shared_ptr<DatagramTunnel> DatagramRegistry::open(TunnelInfo info, std::shared_ptr<net::WebSocket> ws,
                                                        std::string from_relay_first, DatagramLimits limits,

@@ -26,6 +26,8 @@ namespace bridge {
 
 // Why a datagram was dropped: fixed words, used as metric labels.
 enum class DropReason { setup_queue_full, relay_slow, local_busy, route_limit, no_route, too_big };
+constexpr DropReason kAllDropReasons[] = {DropReason::setup_queue_full, DropReason::relay_slow, DropReason::local_busy,
+                                          DropReason::route_limit,      DropReason::no_route,   DropReason::too_big};
 const char* drop_reason_name(DropReason reason);
 
 struct DatagramObserver {

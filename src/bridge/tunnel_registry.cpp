@@ -8,8 +8,8 @@
 
 namespace bridge {
 
-// The families are described by the daemon (bridge/metric_families.cpp), with every label set known in advance;
-// the UDP families by DatagramRegistry.
+// The families (the UDP ones too) are described by the daemon (bridge/metric_families.cpp), with every label set known
+// in advance.
 TunnelRegistry::TunnelRegistry(std::shared_ptr<ops::Metrics> metrics)
     : metrics_(std::move(metrics)), datagrams_(std::make_shared<DatagramRegistry>(metrics_)) {}
 

@@ -70,7 +70,7 @@ hc::Result<bool> UdpLocalForwarder::start() {
     if (!ec) binding->socket.bind(ep, ec);
     if (!ec) binding->socket.non_blocking(true, ec);
     if (ec) return hc::fail(name_ + ": cannot bind UDP " + endpoint_text(ep) + ": " + ec.message());
-    spdlog::info("{}: receiving UDP on {} (port name '{}')", name_, endpoint_text(binding->socket.local_endpoint()),
+    spdlog::info("{}: listening on {}/udp (port name '{}')", name_, endpoint_text(binding->socket.local_endpoint()),
                  b.port_name);
     bindings_.push_back(std::move(binding));
   }

@@ -406,17 +406,19 @@ void Daemon::shutdown(std::function<void()> on_done) {
   for (auto& l : local_) l->stop();
   for (auto& r : remote_) r->stop();
   stop_token_sources();
-  tunnels_->datagrams()->end_all("shutdown");  // UDP has nothing to drain
+  tunnels_->datagrams()->end_all("shutdown");  // UDP has nothing to drain: only the routes' close frames are awaited
   if (tunnels_->size() > 0) {
     spdlog::info("shutting down: waiting up to {:.0f} s for {} open tunnel(s) to finish", config_->grace_period.count(),
                  tunnels_->size());
   }
   tunnels_->set_on_change([this] { check_drained(); });
+  tunnels_->datagrams()->set_on_change([this] { check_drained(); });
   grace_timer_.expires_after(ms(config_->grace_period));
   grace_timer_.async_wait([this](std::error_code ec) {
     if (ec) return;
     if (tunnels_->size() > 0) spdlog::warn("grace period over: aborting {} tunnel(s)", tunnels_->size());
     tunnels_->abort_all("shutdown");
+    grace_over_ = true;  // UDP close handshakes still pending are not waited for any longer either
     check_drained();
   });
   check_drained();
@@ -429,6 +431,7 @@ void Daemon::abort_now() {
 
 void Daemon::check_drained() {
   if (!shutting_down_ || tunnels_->size() > 0 || !on_drained_) return;
+  if (!grace_over_ && !tunnels_->datagrams()->quiet()) return;
   grace_timer_.cancel();
   auto cb = std::move(on_drained_);
   on_drained_ = nullptr;

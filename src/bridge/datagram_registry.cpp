@@ -52,6 +52,13 @@ void DatagramRegistry::closed(DatagramTunnel& t, const DatagramSummary& s,
   auto it = routes_.find(&t);
   if (it == routes_.end()) return;
   auto keep = it->second;  // the route must outlive this callback
+  ++closing_;
+  keep->hold_until_closed(std::shared_ptr<void>(static_cast<void*>(nullptr), [weak = weak_from_this()](void*) {
+    auto self = weak.lock();
+    if (!self) return;
+    --self->closing_;
+    if (self->on_change_) self->on_change_();
+  }));
   routes_.erase(it);
   const std::size_t left = --per_forward_[t.info().forward];
   metrics_->set("hcbridge_udp_routes_open", {{"forward", t.info().forward}}, static_cast<double>(left));

@@ -24,6 +24,11 @@ class DatagramRegistry : public DatagramObserver, public std::enable_shared_from
   void end_all(const std::string& reason);
   std::size_t size() const { return routes_.size(); }
   std::size_t count(const std::string& forward) const;
+  // No route open and no ended route's WebSocket still closing: shutdown may stop the event loop (a read still
+  // pending there would keep its route and WebSocket alive in a cycle).
+  bool quiet() const { return routes_.empty() && closing_ == 0; }
+  // Called when quiet() may have become true.
+  void set_on_change(std::function<void()> cb) { on_change_ = std::move(cb); }
 
   void on_datagram(const std::string& forward, bool to_relay, std::size_t bytes) override;
   void on_drop(const std::string& forward, DropReason reason) override;
@@ -34,6 +39,8 @@ class DatagramRegistry : public DatagramObserver, public std::enable_shared_from
   std::shared_ptr<ops::Metrics> metrics_;
   std::map<DatagramTunnel*, std::shared_ptr<DatagramTunnel>> routes_;
   std::map<std::string, std::size_t> per_forward_;
+  std::size_t closing_ = 0;
+  std::function<void()> on_change_;
 };
 
 }  // namespace bridge

@@ -11,9 +11,9 @@ constexpr std::size_t kReadChunk = net::BufferPool::kPayload;
 constexpr auto kCloseWait = std::chrono::seconds(5);
 
 // After our close frame: read (and discard) until the peer's close arrives, so the close handshake can complete.
-void drain_until_closed(const std::shared_ptr<net::WebSocket>& ws) {
-  ws->async_read_view(kReadChunk, [ws](std::error_code ec, net::ReadView) {
-    if (!ec) drain_until_closed(ws);
+void drain_until_closed(const std::shared_ptr<net::WebSocket>& ws, const std::shared_ptr<void>& closing_token) {
+  ws->async_read_view(kReadChunk, [ws, closing_token](std::error_code ec, net::ReadView) {
+    if (!ec) drain_until_closed(ws, closing_token);
   });
 }
 }  // namespace
@@ -84,7 +84,7 @@ void DatagramTunnel::read_relay() {
     }
     if (!self->finished_) self->deliver(view.data, view.size);
     // Ended by us (idle, shutdown) while this read was pending: keep reading until the peer answers our close.
-    if (self->finished_) return drain_until_closed(self->ws_);
+    if (self->finished_) return drain_until_closed(self->ws_, self->closing_token_);
     self->read_relay();
   });
 }

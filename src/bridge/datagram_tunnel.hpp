@@ -68,6 +68,9 @@ class DatagramTunnel : public std::enable_shared_from_this<DatagramTunnel> {
   const TunnelInfo& info() const { return info_; }
   std::size_t queued_bytes() const { return queued_bytes_; }
   bool finished() const { return finished_; }
+  // Kept until the route's WebSocket has finished closing (its read loop has ended), so that the owner can tell when
+  // nothing of the route is left on the event loop.
+  void hold_until_closed(std::shared_ptr<void> token) { closing_token_ = std::move(token); }
 
  private:
   void read_relay();
@@ -82,6 +85,7 @@ class DatagramTunnel : public std::enable_shared_from_this<DatagramTunnel> {
   DatagramLimits limits_;
   SendLocal send_local_;
   Closed on_closed_;
+  std::shared_ptr<void> closing_token_;
   std::weak_ptr<DatagramObserver> observer_;
   asio::steady_timer idle_timer_;
   hc::DatagramDeframer deframer_;

@@ -216,6 +216,9 @@ TEST_CASE("udp: a flood faster than the relay drops and counts instead of growin
   INFO("RSS grew by " << (peak - before) << " KiB; dropped (relay_slow) " << dropped << "; target got " << sink.received);
   CHECK(dropped > 0);
   // Per route at most 256 KiB queued towards the relay; 160 MiB offered. 32 MiB leaves room for the relay's and the
-  // listener's buffers (all in this process) and for allocator slack.
+  // listener's buffers (all in this process) and for allocator slack. Resident memory means nothing under ASan (freed
+  // memory stays in its quarantine), so there only the drops are checked.
+#ifndef HCB_SANITIZED_BUILD
   CHECK(peak - before < 32 * 1024);
+#endif
 }

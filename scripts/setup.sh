@@ -14,6 +14,7 @@ debs=(
   # Debian's docker-compose for the compose files
   docker.io debootstrap docker-compose
   tinyproxy squid            # real HTTP CONNECT proxies for the proxy-egress tests (started unprivileged on loopback)
+  bind9-dnsutils dnsmasq-base  # dig and a DNS server (no system service) for the UDP tunnel test
 )
 
 missing=()

@@ -41,16 +41,18 @@ bool documented_host(const std::string& h) {
   return true;
 }
 
+const char* udp_suffix(bridge::Protocol p) { return p == bridge::Protocol::udp ? "U" : ""; }
+
 std::string binding_text(const bridge::LocalBinding& b) {
-  return host_text(b.bind_host) + ":" + std::to_string(b.port) + "/" + b.port_name;
+  return host_text(b.bind_host) + ":" + std::to_string(b.port) + udp_suffix(b.protocol) + "/" + b.port_name;
 }
 
 std::string target_text(const bridge::RemoteTarget& t) {
-  return t.port_name + "/" + host_text(t.host) + ":" + std::to_string(t.port);
+  return t.port_name + "/" + host_text(t.host) + ":" + std::to_string(t.port) + udp_suffix(t.protocol);
 }
 
 std::string legacy_target_text(const bridge::RemoteTarget& t) {
-  return host_text(t.host) + ":" + t.port_name + "/" + std::to_string(t.port);
+  return host_text(t.host) + ":" + t.port_name + "/" + std::to_string(t.port) + udp_suffix(t.protocol);
 }
 
 std::string render_local(const bridge::LocalForward& f) {
@@ -67,10 +69,10 @@ std::string render_remote(const bridge::RemoteForward& f, TargetText text) {
 }
 
 bool same_binding(const bridge::LocalBinding& a, const bridge::LocalBinding& b) {
-  return a.bind_host == b.bind_host && a.port == b.port && a.port_name == b.port_name;
+  return a.bind_host == b.bind_host && a.port == b.port && a.port_name == b.port_name && a.protocol == b.protocol;
 }
 bool same_target(const bridge::RemoteTarget& a, const bridge::RemoteTarget& b) {
-  return a.host == b.host && a.port == b.port && a.port_name == b.port_name;
+  return a.host == b.host && a.port == b.port && a.port_name == b.port_name && a.protocol == b.protocol;
 }
 
 bool same_local(const bridge::LocalForward& a, const bridge::LocalForward& b) {

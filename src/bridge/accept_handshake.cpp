@@ -1,6 +1,8 @@
 #include "bridge/accept_handshake.hpp"
 
 #include "bridge/relay_dial.hpp"
+#include "bridge/udp_remote_tunnel.hpp"
+#include "hc/datagram.hpp"
 #include "hc/url.hpp"
 #include "net/address.hpp"
 #include "net/tcp_connect.hpp"
@@ -84,7 +86,7 @@ void AcceptHandshake::on_preamble(std::error_code ec, PreambleRequest request) {
     return fail("bad_preamble", std::string("no preamble from the sender: ") +
                                     (ec == asio::error::timed_out ? "timed out" : ec.message()));
   }
-  if (!request.error.empty() || request.mode != hc::PreambleMode::stream) return refuse_preamble(request);
+  if (!request.error.empty()) return refuse_preamble(request);
   target_ = owner_->pick_target(request.port_name);
   if (target_ == nullptr) {
     // azbridge closes without a reply here; we also say so in the log, which azbridge does not (its issue #10).
@@ -93,19 +95,42 @@ void AcceptHandshake::on_preamble(std::error_code ec, PreambleRequest request) {
     fail("unknown_port_name", "unknown port name '" + request.port_name + "' (this forward has: " + known + ")");
     return ws_->send_close(1008, "unknown port name '" + request.port_name + "'");
   }
+  const bool udp = target_->protocol == Protocol::udp;
+  if ((request.mode == hc::PreambleMode::datagram) != udp) return refuse_mode(request, udp);
   leftover_ = std::move(request.leftover);
+  if (udp) return open_udp_route();
   do_connect_target(*target_);
 }
 
 void AcceptHandshake::refuse_preamble(const PreambleRequest& request) {
   auto ws = ws_;
-  if (!request.error.empty()) {
-    fail("bad_preamble", "bad preamble: " + request.error);
-    if (request.reply_on_error.empty()) return ws->send_close(1008, request.error);
-    return async_send_reply(ws, request.reply_on_error, [ws](std::error_code) { ws->send_close(1008, "bad preamble"); });
-  }
-  fail("bad_preamble", "the sender asked for UDP, which this forward does not carry");
-  async_send_reply(ws, hc::preamble_reply_need_stream(), [ws](std::error_code) { ws->send_close(1008, "UDP not supported"); });
+  fail("bad_preamble", "bad preamble: " + request.error);
+  if (request.reply_on_error.empty()) return ws->send_close(1008, request.error);
+  async_send_reply(ws, request.reply_on_error, [ws](std::error_code) { ws->send_close(1008, "bad preamble"); });
+}
+
+// azbridge's answers to a mode that does not fit the port: {0,0,1} "this port is UDP", {0,0,FF} "this port is a stream".
+void AcceptHandshake::refuse_mode(const PreambleRequest& request, bool port_is_udp) {
+  auto ws = ws_;
+  fail("bad_preamble", "port '" + request.port_name + "' is " + (port_is_udp ? "UDP" : "a stream") +
+                           " but the sender asked for " + (port_is_udp ? "a stream" : "UDP"));
+  async_send_reply(ws, hc::preamble_answer(request.mode, port_is_udp),
+                   [ws](std::error_code) { ws->send_close(1008, "protocol mismatch"); });
+}
+
+// A datagram route: UdpRemoteTunnel connects its UDP socket to the target and replies; this handshake (and its slot)
+// lives until that set-up has finished.
+void AcceptHandshake::open_udp_route() {
+  TunnelInfo info{owner_->tunnels().next_id(), owner_->name(), owner_->forward().hc, peer_, accept_.id, started_};
+  DatagramLimits limits;
+  limits.idle_timeout = ms(owner_->forward().idle_timeout.value_or(owner_->config().udp_idle_timeout));
+  auto route = std::make_shared<UdpRemoteTunnel>(
+      owner_->io(), owner_->tunnels().datagrams(), info, ws_, std::move(leftover_), *target_, limits,
+      [self = shared_from_this()](bool ok, const char* failure, const std::string& why) {
+        self->slot_.release();
+        if (!ok && !self->cancelled_) self->fail(failure, "UDP target unreachable: " + why);
+      });
+  route->start();
 }
 
 // The target is connected before the reply: a refused target is then reported to the sender (azbridge replies first

@@ -1,7 +1,8 @@
 // Listener side: one `accept` from the control channel turned into a tunnel, step by step, in the shape of Asio's
 // HTTP server `connection`: dial the rendezvous address -> read the sender's preamble -> connect the target -> reply
-// -> hand both sockets to the TunnelRegistry. Each step is a do_x/on_x pair; the object lives while a step is
-// pending (shared_from_this) and its HandshakeSlot gives the forward's budget back when it dies.
+// -> hand both sockets to the TunnelRegistry (a UDP port instead gets a UdpRemoteTunnel, which connects its socket and
+// replies). Each step is a do_x/on_x pair; the object lives while a step is pending (shared_from_this) and its
+// HandshakeSlot gives the forward's budget back when it dies.
 // RejectHandshake is the 503 answer to an accept over the limit: it dials the reject address and hangs up, holding a
 // slot of the same budget while it does.
 #pragma once
@@ -31,6 +32,8 @@ class AcceptHandshake : public Handshake, public std::enable_shared_from_this<Ac
   void do_read_preamble();
   void on_preamble(std::error_code ec, PreambleRequest request);
   void refuse_preamble(const PreambleRequest& request);
+  void refuse_mode(const PreambleRequest& request, bool port_is_udp);
+  void open_udp_route();
   void do_connect_target(const RemoteTarget& target);
   void on_target(std::error_code ec, asio::ip::tcp::socket socket);
   void do_reply();

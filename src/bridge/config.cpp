@@ -20,8 +20,11 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace bridge {
+
+const char* protocol_name(Protocol p) { return p == Protocol::udp ? "udp" : "tcp"; }
 
 namespace {
 
@@ -35,7 +38,7 @@ struct DurationRule {
   double max;
 };
 
-constexpr std::array<DurationRule, 8> kDurationRules = {{
+constexpr std::array<DurationRule, 9> kDurationRules = {{
     {"token_ttl", "--token-ttl", 10, true, 86400.0 * 30},
     {"keepalive", "--keepalive", 1, true, 3600},
     {"connect_timeout", "--connect-timeout", 0, false, 600},
@@ -44,6 +47,7 @@ constexpr std::array<DurationRule, 8> kDurationRules = {{
     {"backoff_max", "", 0, false, 86400},
     {"grace_period", "--grace-period", 0, false, 3600},
     {"idle_timeout", "--idle-timeout", 0, true, 86400.0 * 30},
+    {"udp_idle_timeout", "", 0, true, 86400.0 * 30},
 }};
 
 std::string with_flag(const char* key, const char* flag) {
@@ -424,7 +428,7 @@ hc::Result<bool> check_settings(Validator& v, const Config& config) {
 }
 
 hc::Result<bool> check_local_forwards(Validator& v, Config& config) {
-  std::map<std::pair<std::string, uint16_t>, std::string> bound;  // (host, port) -> label
+  std::map<std::tuple<std::string, uint16_t, Protocol>, std::string> bound;  // (host, port, protocol) -> label
   for (std::size_t i = 0; i < config.local_forwards.size(); ++i) {
     LocalForward& f = config.local_forwards[i];
     const std::string label = forward_label(f.origin, "local_forward", i);
@@ -438,13 +442,15 @@ hc::Result<bool> check_local_forwards(Validator& v, Config& config) {
         return hc::fail(label + ": bind address " + hc::quote_for_message(b.bind_host, 80) +
                         " is not a valid host name or IP address");
       if (b.port == 0) return hc::fail(label + ": port 0 is not allowed (expected 1-65535)");
-      if (b.port_name.empty()) b.port_name = std::to_string(b.port);
+      if (b.port_name.empty()) b.port_name = std::to_string(b.port) + (b.protocol == Protocol::udp ? "U" : "");
+      if (f.raw && b.protocol == Protocol::udp)
+        return hc::fail(label + ": UDP needs azbridge's datagram framing, so a raw forward carries TCP only");
       if (!f.raw && !hc::valid_port_name(b.port_name)) return hc::fail(port_name_error(label, b.port_name));
-      const auto key = std::make_pair(hc::ascii_lower(b.bind_host), b.port);
+      const auto key = std::make_tuple(hc::ascii_lower(b.bind_host), b.port, b.protocol);
       const auto [it, inserted] = bound.emplace(key, label);
       if (!inserted)
         return hc::fail(label + ": " + net::host_for_url(b.bind_host) + ":" + std::to_string(b.port) +
-                        " is bound twice (also by " + it->second + ")");
+                        (b.protocol == Protocol::udp ? "U" : "") + " is bound twice (also by " + it->second + ")");
     }
     auto common = check_forward_common(v, config, f, label);
     if (!common) return common;
@@ -479,7 +485,9 @@ hc::Result<bool> check_remote_forwards(Validator& v, Config& config) {
         return hc::fail(label + ": target host " + hc::quote_for_message(t.host, 80) +
                         " is not a valid host name or IP address");
       if (t.port == 0) return hc::fail(label + ": port 0 is not allowed (expected 1-65535)");
-      if (t.port_name.empty()) t.port_name = std::to_string(t.port);
+      if (t.port_name.empty()) t.port_name = std::to_string(t.port) + (t.protocol == Protocol::udp ? "U" : "");
+      if (f.raw && t.protocol == Protocol::udp)
+        return hc::fail(label + ": UDP needs azbridge's datagram framing, so a raw forward carries TCP only");
       if (f.raw) continue;
       if (!hc::valid_port_name(t.port_name)) return hc::fail(port_name_error(label, t.port_name));
       if (!names.insert(t.port_name).second)

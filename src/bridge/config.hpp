@@ -65,11 +65,17 @@ struct RelaySettings {
                                  // against the forward's hc by validate_config, not used at run time
 };
 
-// Local forward (sender side): accept TCP on these addresses, open a sender WebSocket per client.
+// What a binding or target carries: TCP and Unix sockets in azbridge's stream mode, UDP in its datagram mode.
+enum class Protocol { tcp, udp };
+const char* protocol_name(Protocol p);
+
+// Local forward (sender side): accept TCP (or receive UDP) on these addresses, open a sender WebSocket per client
+// (per client address for UDP).
 struct LocalBinding {
   std::string bind_host = "127.0.0.1";  // loopback unless told otherwise
   uint16_t port = 0;
-  std::string port_name;                // sent in the azbridge preamble; default: the port number as text
+  std::string port_name;                // sent in the azbridge preamble; default: the port number as text ("5353U" for UDP)
+  Protocol protocol = Protocol::tcp;
 };
 
 struct LocalForward {
@@ -84,9 +90,10 @@ struct LocalForward {
 
 // Remote forward (listener side): a control channel per HC; each accepted stream goes to the target its port name picks.
 struct RemoteTarget {
-  std::string port_name;                // default: the port number as text
+  std::string port_name;                // default: the port number as text ("53U" for UDP)
   std::string host = "localhost";
   uint16_t port = 0;
+  Protocol protocol = Protocol::tcp;
 };
 
 struct RemoteForward {
@@ -130,7 +137,8 @@ struct Config {
   Seconds backoff_max{30};              // reconnect delay cap
   Seconds grace_period{10};             // SIGTERM: how long open tunnels may drain
   Seconds idle_timeout{0};              // per tunnel, 0 = off
-  std::size_t max_connections = 1024;   // per forward, concurrent tunnels
+  std::size_t max_connections = 1024;   // per forward, concurrent tunnels (UDP: routes, one per client address)
+  Seconds udp_idle_timeout{240};        // a UDP route without a datagram either way for this long ends (azbridge: 4 min)
 
   std::string log_level = "info";
   std::string log_format = "text";

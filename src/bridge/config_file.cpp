@@ -31,14 +31,15 @@ bool read_durations(ConfigReader& r, const JNode& n, Config& c) {
     const char* key;
     Seconds* target;
   };
-  const std::array<Duration, 8> durations = {{{"token_ttl", &c.token_ttl},
+  const std::array<Duration, 9> durations = {{{"token_ttl", &c.token_ttl},
                                               {"keepalive", &c.keepalive},
                                               {"connect_timeout", &c.connect_timeout},
                                               {"preamble_timeout", &c.preamble_timeout},
                                               {"backoff_initial", &c.backoff_initial},
                                               {"backoff_max", &c.backoff_max},
                                               {"grace_period", &c.grace_period},
-                                              {"idle_timeout", &c.idle_timeout}}};
+                                              {"idle_timeout", &c.idle_timeout},
+                                              {"udp_idle_timeout", &c.udp_idle_timeout}}};
   for (const auto& d : durations)
     if (const JNode* v = n.member(d.key))
       if (!r.get_duration(*v, d.key, d.key, *d.target)) return false;
@@ -144,7 +145,7 @@ const std::vector<Section>& sections() {
       {{"local_forward"}, read_local_forwards},
       {{"remote_forward"}, read_remote_forwards},
       {{"token_ttl", "keepalive", "connect_timeout", "preamble_timeout", "backoff_initial", "backoff_max",
-        "grace_period", "idle_timeout"},
+        "grace_period", "idle_timeout", "udp_idle_timeout"},
        read_durations},
       {{"max_connections"}, read_max_connections_section},
       {{"log"}, read_log_section},

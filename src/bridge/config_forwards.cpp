@@ -112,6 +112,16 @@ bool read_endpoint_texts(ConfigReader& r, const JNode& v, const std::string& pat
   return true;
 }
 
+// "tcp" or "udp" (Unix sockets are not supported yet).
+bool read_protocol(ConfigReader& r, const JNode& v, const std::string& path, Protocol& out) {
+  std::string text;
+  if (!r.get_string(v, path, text)) return false;
+  if (text == "tcp") out = Protocol::tcp;
+  else if (text == "udp") out = Protocol::udp;
+  else return r.fail(v, path, hc::quote_for_message(text, 40) + " is not a protocol (expected \"tcp\" or \"udp\")");
+  return true;
+}
+
 template <class Forward, class Endpoint>
 bool read_endpoint_item(ConfigReader& r, const JNode& item, const std::string& p, const EndpointKeys<Forward, Endpoint>& e,
                         ForwardDraft<Forward>& d) {
@@ -120,13 +130,21 @@ bool read_endpoint_item(ConfigReader& r, const JNode& item, const std::string& p
   Endpoint endpoint;
   if (const JNode* v = item.member(e.host_key))
     if (!r.get_host(*v, member_path(p, e.host_key), e.allow_star, endpoint.*e.host)) return false;
+  if (const JNode* v = item.member("protocol"))
+    if (!read_protocol(r, *v, member_path(p, "protocol"), endpoint.protocol)) return false;
   const JNode* port = item.member("port");
   if (port == nullptr) return r.fail(item, p, "missing required key 'port'");
+  if (port->kind == JNode::Kind::number && port->number < 0)
+    return r.fail(*port, member_path(p, "port"),
+                  "negative port numbers (azbridge's way of writing UDP) are not accepted; write \"port\": " +
+                      std::to_string(static_cast<long long>(-port->number)) + ", \"protocol\": \"udp\"");
   if (!r.get_port(*port, member_path(p, "port"), endpoint.port)) return false;
   if (const JNode* v = item.member("port_name")) {
     if (!r.get_port_name(*v, member_path(p, "port_name"), endpoint.port_name)) return false;
+  } else if (!d.default_port_name.empty()) {
+    endpoint.port_name = d.default_port_name;
   } else {
-    endpoint.port_name = d.default_port_name.empty() ? std::to_string(endpoint.port) : d.default_port_name;
+    endpoint.port_name = std::to_string(endpoint.port) + (endpoint.protocol == Protocol::udp ? "U" : "");
   }
   (d.forward.*e.list).push_back(std::move(endpoint));
   return true;
@@ -161,7 +179,7 @@ struct ForwardKind {
 const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
   static const ForwardKind<LocalForward, LocalBinding> kind{
       common_forward_keys<LocalForward>(),
-      {"bind", "bindings", "\"127.0.0.1:8080\"", parse_local_binding, {"address", "port", "port_name"}, "address",
+      {"bind", "bindings", "\"127.0.0.1:8080\"", parse_local_binding, {"address", "port", "port_name", "protocol"}, "address",
        true, &LocalBinding::bind_host, &LocalForward::bindings}};
   return kind;
 }
@@ -169,7 +187,7 @@ const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
 const ForwardKind<RemoteForward, RemoteTarget>& remote_forward_kind() {
   static const ForwardKind<RemoteForward, RemoteTarget> kind{
       common_forward_keys<RemoteForward>(),
-      {"target", "targets", "\"localhost:80\"", parse_remote_target, {"port_name", "host", "port"}, "host", false,
+      {"target", "targets", "\"localhost:80\"", parse_remote_target, {"port_name", "host", "port", "protocol"}, "host", false,
        &RemoteTarget::host, &RemoteForward::targets}};
   return kind;
 }

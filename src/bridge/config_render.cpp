@@ -146,6 +146,7 @@ void write_local_forwards(Writer& w, const std::vector<LocalForward>& forwards) 
       w.Key("port");
       w.Uint(b.port);
       write_string(w, "port_name", b.port_name);
+      if (b.protocol != Protocol::tcp) write_string(w, "protocol", protocol_name(b.protocol));
       w.EndObject();
     }
     w.EndArray();
@@ -169,6 +170,7 @@ void write_remote_forwards(Writer& w, const std::vector<RemoteForward>& forwards
       write_string(w, "host", t.host);
       w.Key("port");
       w.Uint(t.port);
+      if (t.protocol != Protocol::tcp) write_string(w, "protocol", protocol_name(t.protocol));
       w.EndObject();
     }
     w.EndArray();
@@ -188,6 +190,7 @@ void write_settings(Writer& w, const Config& c) {
   write_seconds(w, "backoff_max", c.backoff_max);
   write_seconds(w, "grace_period", c.grace_period);
   write_seconds(w, "idle_timeout", c.idle_timeout);
+  write_seconds(w, "udp_idle_timeout", c.udp_idle_timeout);
   w.Key("max_connections");
   w.Uint64(c.max_connections);
   w.Key("log");

@@ -82,7 +82,8 @@ void process_metrics(ops::Metrics& m) {
 std::string forward_identity(const Config& config, const LocalForward& f) {
   std::ostringstream o;
   o << "L|" << local_forward_name(config, f) << '|' << f.raw << '|';  // a new name (a second forward on the HC) restarts it
-  for (const auto& b : f.bindings) o << b.bind_host << ':' << b.port << '/' << b.port_name << ';';
+  for (const auto& b : f.bindings)
+    o << b.bind_host << ':' << b.port << '/' << b.port_name << '/' << protocol_name(b.protocol) << ';';
   o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
     << '|' << globals_identity(config);
   return o.str();
@@ -91,7 +92,7 @@ std::string forward_identity(const Config& config, const LocalForward& f) {
 std::string forward_identity(const Config& config, const RemoteForward& f) {
   std::ostringstream o;
   o << "T|" << f.hc << '|' << f.raw << '|';
-  for (const auto& t : f.targets) o << t.port_name << '/' << t.host << ':' << t.port << ';';
+  for (const auto& t : f.targets) o << t.port_name << '/' << t.host << ':' << t.port << '/' << protocol_name(t.protocol) << ';';
   o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
     << '|' << globals_identity(config);
   return o.str();
@@ -331,6 +332,7 @@ std::vector<ForwardState> Daemon::forward_states() const {
   for (const auto& l : local_) {
     std::string detail = "listening on";
     for (const auto& ep : l->local_endpoints()) detail += " " + ep.address().to_string() + ":" + std::to_string(ep.port());
+    for (const auto& ep : l->udp_endpoints()) detail += " " + ep.address().to_string() + ":" + std::to_string(ep.port()) + "/udp";
     out.push_back({l->name(), l->listening(), l->listening() ? detail : "not listening"});
   }
   for (const auto& r : remote_)
@@ -404,16 +406,19 @@ void Daemon::shutdown(std::function<void()> on_done) {
   for (auto& l : local_) l->stop();
   for (auto& r : remote_) r->stop();
   stop_token_sources();
+  tunnels_->datagrams()->end_all("shutdown");  // UDP has nothing to drain: only the routes' close frames are awaited
   if (tunnels_->size() > 0) {
     spdlog::info("shutting down: waiting up to {:.0f} s for {} open tunnel(s) to finish", config_->grace_period.count(),
                  tunnels_->size());
   }
   tunnels_->set_on_change([this] { check_drained(); });
+  tunnels_->datagrams()->set_on_change([this] { check_drained(); });
   grace_timer_.expires_after(ms(config_->grace_period));
   grace_timer_.async_wait([this](std::error_code ec) {
     if (ec) return;
     if (tunnels_->size() > 0) spdlog::warn("grace period over: aborting {} tunnel(s)", tunnels_->size());
     tunnels_->abort_all("shutdown");
+    grace_over_ = true;  // UDP close handshakes still pending are not waited for any longer either
     check_drained();
   });
   check_drained();
@@ -426,6 +431,7 @@ void Daemon::abort_now() {
 
 void Daemon::check_drained() {
   if (!shutting_down_ || tunnels_->size() > 0 || !on_drained_) return;
+  if (!grace_over_ && !tunnels_->datagrams()->quiet()) return;
   grace_timer_.cancel();
   auto cb = std::move(on_drained_);
   on_drained_ = nullptr;

@@ -84,6 +84,7 @@ class Daemon {
   asio::steady_timer grace_timer_;
   std::function<void()> on_drained_;
   bool shutting_down_ = false;
+  bool grace_over_ = false;
   double start_time_ = 0;
 };
 

@@ -16,9 +16,9 @@ constexpr std::size_t kMaxHcName = 260;
 constexpr std::size_t kMaxHostName = 253;
 
 constexpr const char* kLocalSyntax =
-    "expected [bind_addr:]port[/port_name]{;more}:hc, e.g. 8080:myhc or 127.0.0.1:8080/web:myhc";
+    "expected [bind_addr:]port[U][/port_name]{;more}:hc, e.g. 8080:myhc, 127.0.0.1:8080/web:myhc or 5353U:myhc";
 constexpr const char* kRemoteSyntax =
-    "expected hc:[port_name/][host:]port{;more}, e.g. myhc:80 or myhc:web/localhost:8080";
+    "expected hc:[port_name/][host:]port[U]{;more}, e.g. myhc:80, myhc:web/localhost:8080 or myhc:53U";
 constexpr const char* kLegacySyntax = "expected hc:[host:][port_name/]port{;more}, e.g. myhc:localhost:web/8080";
 
 std::string q(std::string_view s) { return hc::quote_for_message(s, kQuoteMax); }
@@ -42,11 +42,20 @@ bool looks_like_socket_path(std::string_view s) {
 
 enum class Side { local, remote };
 
-// The port part of a binding or target. Errors are "what" only (the caller adds the context).
-hc::Result<uint16_t> parse_port_text(std::string_view text, Side side) {
+struct PortAndProtocol {
+  uint16_t port = 0;
+  Protocol protocol = Protocol::tcp;
+};
+
+// The port part of a binding or target: "8080" (TCP) or "5353U" (UDP, azbridge's suffix; "u" too). Errors are
+// "what" only (the caller adds the context).
+hc::Result<PortAndProtocol> parse_port_text(std::string_view text, Side side) {
   if (text.empty()) return hc::fail("missing port number (expected 1-65535)");
-  if (text.size() > 1 && (text.back() == 'U' || text.back() == 'u') && all_digits(text.substr(0, text.size() - 1)))
-    return hc::fail("UDP port " + q(text) + " is not supported (yet); only TCP forwarding is");
+  PortAndProtocol out;
+  if (text.size() > 1 && (text.back() == 'U' || text.back() == 'u') && all_digits(text.substr(0, text.size() - 1))) {
+    out.protocol = Protocol::udp;
+    text.remove_suffix(1);
+  }
   if (!all_digits(text))
     return hc::fail(q(text) + " is not a port number (expected 1-65535; Unix socket " +
                     (side == Side::local ? "bindings" : "targets") + " are not supported (yet))");
@@ -55,8 +64,21 @@ hc::Result<uint16_t> parse_port_text(std::string_view text, Side side) {
     value = value * 10 + static_cast<unsigned long>(c - '0');
     if (value > 65535) break;
   }
-  if (value == 0 || value > 65535) return hc::fail("port " + q(text) + " is out of range (expected 1-65535)");
-  return static_cast<uint16_t>(value);
+  if (value == 0 || value > 65535)
+    return hc::fail(std::string(out.protocol == Protocol::udp ? "UDP port " : "port ") + q(text) +
+                    " is out of range (expected 1-65535)");
+  out.port = static_cast<uint16_t>(value);
+  return out;
+}
+
+// azbridge's default port name: the number, plus "U" for UDP.
+std::string default_port_name(uint16_t port, Protocol protocol) {
+  return std::to_string(port) + (protocol == Protocol::udp ? "U" : "");
+}
+
+// A number followed by 'U': the name azbridge's UDP senders use, which they send in datagram mode.
+bool is_udp_port_name(std::string_view name) {
+  return name.size() > 1 && name.back() == 'U' && all_digits(name.substr(0, name.size() - 1));
 }
 
 struct HostAndPort {
@@ -127,10 +149,11 @@ hc::Result<LocalBinding> local_binding(std::string_view text) {
   if (!hp) return hc::fail(hp.error());
   auto port = parse_port_text(hp->port, Side::local);
   if (!port) return hc::fail(port.error());
-  b.port = port.value();
+  b.port = port->port;
+  b.protocol = port->protocol;
   if (hp->has_host) b.bind_host = hp->host;
   if (slash == std::string_view::npos) {
-    b.port_name = std::to_string(b.port);
+    b.port_name = default_port_name(b.port, b.protocol);
   } else {
     const std::string_view name = text.substr(slash + 1);
     if (name.empty()) return hc::fail("empty port name after '/'");
@@ -148,7 +171,8 @@ hc::Result<bool> target_host_port(std::string_view text, RemoteTarget& t) {
   if (!hp) return hc::fail(hp.error());
   auto port = parse_port_text(hp->port, Side::remote);
   if (!port) return hc::fail(port.error());
-  t.port = port.value();
+  t.port = port->port;
+  t.protocol = port->protocol;
   if (hp->has_host) t.host = hp->host;
   return true;
 }
@@ -156,11 +180,14 @@ hc::Result<bool> target_host_port(std::string_view text, RemoteTarget& t) {
 // The port name a target was given, or by default its port number as text (as azbridge does).
 hc::Result<bool> name_target(RemoteTarget& t, bool has_name, std::string_view name) {
   if (!has_name) {
-    t.port_name = std::to_string(t.port);
+    t.port_name = default_port_name(t.port, t.protocol);
     return true;
   }
   auto checked = checked_port_name(name);
   if (!checked) return hc::fail(checked.error());
+  if (t.protocol == Protocol::tcp && is_udp_port_name(name))
+    return hc::fail("port name " + q(name) + " is a UDP port name (azbridge senders use datagram mode for it) but the "
+                    "target is TCP; write the port as " + std::to_string(t.port) + "U for a UDP target");
   t.port_name = std::move(checked.value());
   return true;
 }
@@ -227,7 +254,8 @@ hc::Result<RemoteTarget> legacy_target(std::string_view text) {
   }
   auto port = parse_port_text(port_text, Side::remote);
   if (!port) return hc::fail(port.error());
-  t.port = port.value();
+  t.port = port->port;
+  t.protocol = port->protocol;
   auto named = name_target(t, slash != std::string_view::npos, name);
   if (!named) return hc::fail(named.error());
   return t;

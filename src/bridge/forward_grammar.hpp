@@ -10,12 +10,14 @@
 
 namespace bridge {
 
-// -L "[bind_addr:]port[/port_name]{;more bindings}:hc". The LAST ':' separates the hc name. bind_addr defaults to
-// 127.0.0.1; "*" means 0.0.0.0; IPv6 in brackets ("[::1]:8080", "[::]:8080"). port 1..65535; port_name defaults to
-// the port number as text.
+// -L "[bind_addr:]port[U][/port_name]{;more bindings}:hc". The LAST ':' separates the hc name. bind_addr defaults to
+// 127.0.0.1; "*" means 0.0.0.0; IPv6 in brackets ("[::1]:8080", "[::]:8080"). port 1..65535, a 'U' suffix makes it
+// UDP (azbridge); port_name defaults to the port number as text, plus "U" for UDP ("5353U").
 hc::Result<LocalForward> parse_local_forward(std::string_view expr);
 
-// -T "hc:[port_name/][host:]port{;more targets}". The FIRST ':' separates the hc name. host defaults to "localhost".
+// -T "hc:[port_name/][host:]port[U]{;more targets}". The FIRST ':' separates the hc name. host defaults to
+// "localhost"; 'U' makes the target UDP. A TCP target may not carry a UDP port name ("53U"): azbridge senders use
+// datagram mode for those names.
 hc::Result<RemoteForward> parse_remote_forward(std::string_view expr);
 
 // -R "hc:[host:][port_name/]port{;more targets}" (azbridge's legacy order).

@@ -46,6 +46,7 @@ hc::Result<std::shared_ptr<LocalForwarder::Binding>> LocalForwarder::bind(const 
 hc::Result<bool> LocalForwarder::start() {
   close_bindings();
   for (const auto& b : forward_.bindings) {
+    if (b.protocol != Protocol::tcp) continue;
     auto bound = bind(b);
     if (!bound) {
       close_bindings();
@@ -54,6 +55,11 @@ hc::Result<bool> LocalForwarder::start() {
     spdlog::info("{}: listening on {} (port name '{}'{})", name_, endpoint_text(bound.value()->acceptor.local_endpoint()),
                  b.port_name, forward_.raw ? ", raw" : "");
     bindings_.push_back(bound.value());
+  }
+  // UDP last: until accept_next() below nothing is pending, so a failure here leaves nothing behind.
+  if (auto started = start_udp(); !started) {
+    close_bindings();
+    return started;
   }
   listening_ = true;
   for (auto& b : bindings_) accept_next(b);
@@ -72,10 +78,25 @@ void LocalForwarder::close_bindings() {
   bindings_.clear();
 }
 
+hc::Result<bool> LocalForwarder::start_udp() {
+  LocalForward udp = forward_;
+  udp.bindings.clear();
+  for (const auto& b : forward_.bindings)
+    if (b.protocol == Protocol::udp) udp.bindings.push_back(b);
+  if (udp.bindings.empty()) return true;
+  udp_ = std::make_shared<UdpLocalForwarder>(io_, config_, std::move(udp), relay_, tunnels_, tunnels_->datagrams());
+  return udp_->start();
+}
+
 void LocalForwarder::stop() {
   listening_ = false;
+  if (udp_) udp_->stop();
   for (auto& b : bindings_) b->close();  // still listed until a restart: they accept nothing more
   slots_->cancel_all();
+}
+
+std::vector<asio::ip::udp::endpoint> LocalForwarder::udp_endpoints() const {
+  return udp_ ? udp_->local_endpoints() : std::vector<asio::ip::udp::endpoint>{};
 }
 
 std::vector<asio::ip::tcp::endpoint> LocalForwarder::local_endpoints() const {

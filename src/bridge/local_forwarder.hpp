@@ -1,5 +1,6 @@
 // Local forward (sender side): listens on local TCP addresses and, for each client, runs a SenderHandshake (sender
-// WebSocket to the hybrid connection, azbridge preamble unless raw) that ends in a tunnel.
+// WebSocket to the hybrid connection, azbridge preamble unless raw) that ends in a tunnel. UDP bindings of the forward
+// are served by a UdpLocalForwarder it owns (one route per client address).
 #pragma once
 
 #include "bridge/config.hpp"
@@ -7,6 +8,7 @@
 #include "bridge/log_limiter.hpp"
 #include "bridge/relay_context.hpp"
 #include "bridge/tunnel_registry.hpp"
+#include "bridge/udp_local_forwarder.hpp"
 
 #include <memory>
 #include <string>
@@ -36,6 +38,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   const Config& config() const { return *config_; }
   const RelayContext& relay() const { return relay_; }
   TunnelRegistry& tunnels() { return *tunnels_; }
+  std::vector<asio::ip::udp::endpoint> udp_endpoints() const;
 
  private:
   // One listening address. Shared with its pending accept and retry timer, so a completion that arrives after stop()
@@ -52,6 +55,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   void close_bindings();
   void accept_next(const std::shared_ptr<Binding>& binding);
   void on_accept(const std::shared_ptr<Binding>& binding, std::error_code ec, asio::ip::tcp::socket client);
+  hc::Result<bool> start_udp();
 
   asio::io_context& io_;
   std::shared_ptr<const Config> config_;
@@ -62,6 +66,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   std::vector<std::shared_ptr<Binding>> bindings_;
   std::shared_ptr<HandshakeSlots> slots_ = std::make_shared<HandshakeSlots>();
   LogLimiter limit_warnings_, accept_warnings_;
+  std::shared_ptr<UdpLocalForwarder> udp_;  // when the forward has UDP bindings
   bool listening_ = false;
 };
 

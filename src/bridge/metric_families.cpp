@@ -1,5 +1,6 @@
 #include "bridge/metric_families.hpp"
 
+#include "bridge/datagram_tunnel.hpp"
 #include "bridge/tunnel.hpp"
 
 #include <initializer_list>
@@ -46,6 +47,13 @@ void for_each_forward_series(const std::string& forward, ForwardSide side, Apply
            side == ForwardSide::local ? kLocalFailures : kRemoteFailures);
   per_word(apply, "hcbridge_bytes_total", forward, "direction", kDirections);
   per_word(apply, "hcbridge_backpressure_stalls_total", forward, "direction", kDirections);
+  // UDP: declared for every forward (the kind of each binding may change on a reload; a TCP-only forward's stay 0).
+  for (const char* family : {"hcbridge_udp_routes_open", "hcbridge_udp_routes_opened_total"}) apply(family, just_forward);
+  for (const CloseKind kind : kAllCloseKinds)
+    apply("hcbridge_udp_routes_closed_total", ops::Labels{{"forward", forward}, {"reason", close_kind_name(kind)}});
+  per_word(apply, "hcbridge_datagrams_total", forward, "direction", kDirections);
+  for (const DropReason reason : kAllDropReasons)
+    apply("hcbridge_datagrams_dropped_total", ops::Labels{{"forward", forward}, {"reason", drop_reason_name(reason)}});
   if (side == ForwardSide::local) return;
   apply("hcbridge_control_channel_up", just_forward);
   per_word(apply, "hcbridge_control_channel_reconnects_total", forward, "reason", kReconnectReasons);
@@ -82,6 +90,11 @@ void describe_metric_families(ops::Metrics& m) {
   m.describe_counter("hcbridge_bytes_total", "Bytes carried, per forward and direction (to_relay, from_relay).");
   m.describe_counter("hcbridge_backpressure_stalls_total",
                      "Writes that waited over 100 ms for the far side to drain, per forward and direction.");
+  m.describe_gauge("hcbridge_udp_routes_open", "UDP routes (one rendezvous per client address) open now, per forward.");
+  m.describe_counter("hcbridge_udp_routes_opened_total", "UDP routes opened, per forward.");
+  m.describe_counter("hcbridge_udp_routes_closed_total", "UDP routes closed, per forward and reason.");
+  m.describe_counter("hcbridge_datagrams_total", "UDP datagrams carried, per forward and direction (to_relay, from_relay).");
+  m.describe_counter("hcbridge_datagrams_dropped_total", "UDP datagrams dropped, per forward and reason.");
   m.describe_histogram("hcbridge_tunnel_setup_seconds", "Time from a new connection to its tunnel carrying data, per forward.",
                        {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   for (const char* result : kResults) m.declare("hcbridge_config_reloads_total", {{"result", result}});

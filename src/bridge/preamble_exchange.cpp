@@ -76,13 +76,14 @@ void async_read_preamble(const std::shared_ptr<net::WebSocket>& ws, std::chrono:
 
 void async_send_preamble(const std::shared_ptr<net::WebSocket>& ws, const std::string& port_name,
                          std::chrono::milliseconds timeout,
-                         std::function<void(std::error_code, std::string, std::string)> handler) {
+                         std::function<void(std::error_code, std::string, std::string)> handler,
+                         hc::PreambleMode mode) {
   // The client role masks in place, so the bytes live in a buffer owned until the write completes.
-  auto message = std::make_shared<std::string>(hc::encode_preamble(hc::PreambleMode::stream, port_name));
+  auto message = std::make_shared<std::string>(hc::encode_preamble(mode, port_name));
   auto reply = std::make_shared<std::string>();
   auto leftover = std::make_shared<std::string>();
   ws->async_write(asio::buffer(*message), net::ws::Opcode::binary, true,
-                  [ws, message, reply, leftover, timeout, handler](std::error_code wec) {
+                  [ws, message, reply, leftover, timeout, handler, mode](std::error_code wec) {
                     if (wec) return handler(wec, {}, {});
                     auto consume = [reply, leftover](const uint8_t* data, std::size_t size) {
                       const std::size_t take = std::min<std::size_t>(3 - reply->size(), size);
@@ -92,7 +93,7 @@ void async_send_preamble(const std::shared_ptr<net::WebSocket>& ws, const std::s
                       return true;
                     };
                     auto reader = std::make_shared<ChunkReader>(
-                        ws, timeout, consume, [ws, reply, leftover, handler](std::error_code ec) {
+                        ws, timeout, consume, [ws, reply, leftover, handler, mode](std::error_code ec) {
                           if (ec == net::WsError::closed) {
                             // Our listener says why (e.g. "target unreachable: ..."); azbridge closes silently.
                             const std::string& why = ws->close_reason();
@@ -102,11 +103,11 @@ void async_send_preamble(const std::shared_ptr<net::WebSocket>& ws, const std::s
                           }
                           if (ec) return handler(ec, {}, {});
                           const auto* r = reinterpret_cast<const uint8_t*>(reply->data());
-                          switch (hc::classify_preamble_reply(r, hc::PreambleMode::stream)) {
+                          switch (hc::classify_preamble_reply(r, mode)) {
                             case hc::PreambleReply::accepted: return handler({}, std::move(*leftover), {});
                             case hc::PreambleReply::bad_version: return handler({}, {}, "the listener does not support preamble version 1.0");
                             case hc::PreambleReply::need_datagram: return handler({}, {}, "the listener's port is UDP");
-                            case hc::PreambleReply::need_stream: return handler({}, {}, "the listener refused the stream mode");
+                            case hc::PreambleReply::need_stream: return handler({}, {}, "the listener's port is not UDP (TCP or Unix socket)");
                             case hc::PreambleReply::invalid: break;
                           }
                           return handler({}, {}, "the listener sent an invalid preamble reply");

@@ -26,9 +26,11 @@ void async_read_preamble(const std::shared_ptr<net::WebSocket>& ws, std::chrono:
 
 // Sender side: sends the preamble for `port_name` and waits for the listener's 3-byte reply, within `timeout`.
 // On success the handler gets the payload that followed the reply. A refusal is reported as an error text.
+// `mode` datagram (UDP) accepts only the reply {1,0,1}, stream only {1,0,0}.
 void async_send_preamble(const std::shared_ptr<net::WebSocket>& ws, const std::string& port_name,
                          std::chrono::milliseconds timeout,
-                         std::function<void(std::error_code, std::string leftover, std::string refusal)> handler);
+                         std::function<void(std::error_code, std::string leftover, std::string refusal)> handler,
+                         hc::PreambleMode mode = hc::PreambleMode::stream);
 
 // Listener side: sends a reply (accepted or one of the refusals).
 void async_send_reply(const std::shared_ptr<net::WebSocket>& ws, std::string reply,

@@ -8,6 +8,8 @@
 #include "net/ws_client.hpp"
 
 #include <chrono>
+#include <memory>
+#include <string>
 
 namespace bridge {
 
@@ -19,5 +21,14 @@ inline net::ClientOptions relay_dial_options(const RelayContext& relay, const Co
   options.proxy = relay.proxy;
   return options;
 }
+
+// A sender's WebSocket to hybrid connection `hc` (azbridge's -L side): `options` plus the relay's token, to the sender
+// URL that carries `tracking_id`. Used by the TCP handshake and by each UDP route.
+std::shared_ptr<net::PendingConnect> async_sender_connect(asio::io_context& io, const RelayContext& relay,
+                                                          net::ClientOptions options, const std::string& hc,
+                                                          const std::string& tracking_id, net::ConnectHandler handler);
+// Why a sender connect failed: a metrics reason word, and the text for the log.
+const char* sender_connect_failure(std::error_code ec, const net::ConnectResult& result);
+std::string describe_sender_failure(std::error_code ec, const net::ConnectResult& result);
 
 }  // namespace bridge

@@ -322,7 +322,7 @@ void RemoteForwarder::handle_accept(const hc::AcceptMessage& accept) {
     return;
   }
   const std::size_t limit = forward_.max_connections.value_or(config_->max_connections);
-  const std::size_t open = tunnels_->count(name_) + slots_->in_use();
+  const std::size_t open = tunnels_->count(name_) + tunnels_->datagrams()->count(name_) + slots_->in_use();
   if (open >= limit) return reject(accept, open, limit);
   std::make_shared<AcceptHandshake>(shared_from_this(), accept, HandshakeSlot(slots_))->start();
 }

@@ -2,14 +2,10 @@
 
 #include "bridge/preamble_exchange.hpp"
 #include "bridge/relay_dial.hpp"
-#include "net/proxy_connect.hpp"
 #include "hc/guid.hpp"
-#include "hc/url.hpp"
 #include "net/address.hpp"
 
 #include <spdlog/spdlog.h>
-
-#include <ctime>
 
 namespace bridge {
 
@@ -50,16 +46,12 @@ void SenderHandshake::fail(const char* reason, const std::string& why) {
 }
 
 void SenderHandshake::do_connect() {
-  const auto& relay = owner_->relay();
-  const auto& ep = relay.endpoint;
-  auto options = relay_dial_options(relay, owner_->config(), owner_->tunnels());
-  const std::string token = relay.tokens->token_for(owner_->forward().hc, static_cast<int64_t>(std::time(nullptr)));
-  if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
-  pending_ = net::async_ws_connect(owner_->io(), hc::connect_url(ep.tls(), ep.host, ep.port, owner_->forward().hc, tracking_id_),
-                                   options, [self = shared_from_this()](std::error_code ec, net::ConnectResult r) {
-                                     self->pending_.reset();
-                                     self->on_connect(ec, std::move(r));
-                                   });
+  auto options = relay_dial_options(owner_->relay(), owner_->config(), owner_->tunnels());
+  pending_ = async_sender_connect(owner_->io(), owner_->relay(), std::move(options), owner_->forward().hc, tracking_id_,
+                                  [self = shared_from_this()](std::error_code ec, net::ConnectResult r) {
+                                    self->pending_.reset();
+                                    self->on_connect(ec, std::move(r));
+                                  });
 }
 
 void SenderHandshake::on_connect(std::error_code ec, net::ConnectResult result) {
@@ -67,13 +59,7 @@ void SenderHandshake::on_connect(std::error_code ec, net::ConnectResult result) 
     if (result.ws) result.ws->abort();
     return;
   }
-  if (ec) {
-    if (ec == net::ConnectError::http_status)
-      return fail(result.http_status == 404 ? "no_listener" : "relay_refused",
-                  std::to_string(result.http_status) + " " + result.reason);
-    const char* proxy_word = net::proxy_error_word(ec);
-    return fail(*proxy_word ? proxy_word : "relay_unreachable", result.reason.empty() ? ec.message() : result.reason);
-  }
+  if (ec) return fail(sender_connect_failure(ec, result), describe_sender_failure(ec, result));
   ws_ = std::move(result.ws);
   if (owner_->forward().raw) return open_tunnel({});
   do_preamble();

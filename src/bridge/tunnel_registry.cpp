@@ -8,8 +8,10 @@
 
 namespace bridge {
 
-// The families are described by the daemon (bridge/metric_families.cpp), with every label set known in advance.
-TunnelRegistry::TunnelRegistry(std::shared_ptr<ops::Metrics> metrics) : metrics_(std::move(metrics)) {}
+// The families (the UDP ones too) are described by the daemon (bridge/metric_families.cpp), with every label set known
+// in advance.
+TunnelRegistry::TunnelRegistry(std::shared_ptr<ops::Metrics> metrics)
+    : metrics_(std::move(metrics)), datagrams_(std::make_shared<DatagramRegistry>(metrics_)) {}
 
 void TunnelRegistry::failed(const std::string& forward, const char* reason) {
   metrics_->add("hcbridge_tunnels_failed_total", {{"forward", forward}, {"reason", reason}});
@@ -83,6 +85,7 @@ void TunnelRegistry::abort_all(const std::string& reason) {
   std::vector<std::shared_ptr<Tunnel>> all;
   for (auto& [k, v] : tunnels_) all.push_back(v);
   for (auto& t : all) t->abort(reason, CloseKind::shutdown);
+  datagrams_->end_all(reason);
 }
 
 std::size_t TunnelRegistry::count(const std::string& forward) const {

@@ -2,6 +2,7 @@
 // tunnels leave when they end, and shutdown is one call. It also writes the one open and one close line per tunnel.
 #pragma once
 
+#include "bridge/datagram_registry.hpp"
 #include "bridge/tunnel.hpp"
 #include "ops/metrics.hpp"
 
@@ -20,12 +21,15 @@ class TunnelRegistry : public TunnelObserver, public std::enable_shared_from_thi
   // Creates, registers and starts a tunnel.
   std::shared_ptr<Tunnel> open(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws,
                                std::string to_tcp_first, std::chrono::milliseconds idle_timeout);
+  // Aborts every stream tunnel and ends every UDP route.
   void abort_all(const std::string& reason);
   std::size_t size() const { return tunnels_.size(); }
   std::size_t count(const std::string& forward) const;
   uint64_t opened() const { return opened_; }
   std::string next_id();
   ops::Metrics& metrics() { return *metrics_; }
+  // The UDP routes (datagram mode) of this daemon, both sides.
+  const std::shared_ptr<DatagramRegistry>& datagrams() const { return datagrams_; }
   // The I/O blocks every tunnel and tunnel WebSocket of this daemon borrows from.
   const std::shared_ptr<net::BufferPool>& buffers() const { return buffers_; }
   // A tunnel that could not be set up (relay refused, target unreachable, ...): counted by reason.
@@ -40,6 +44,7 @@ class TunnelRegistry : public TunnelObserver, public std::enable_shared_from_thi
 
  private:
   std::shared_ptr<ops::Metrics> metrics_;
+  std::shared_ptr<DatagramRegistry> datagrams_;
   std::shared_ptr<net::BufferPool> buffers_ = net::BufferPool::create(32);  // keeps at most 2 MiB of free blocks
   std::map<Tunnel*, std::shared_ptr<Tunnel>> tunnels_;
   std::map<std::string, std::size_t> per_forward_;

@@ -125,7 +125,8 @@ TEST_CASE("cli: forwarding expressions", "[cli]") {
   CHECK(contains(bad.err, "hcbridge: -L '99999:web': binding '99999': port '99999' is out of range"));
   CHECK(contains(bad.err, "Run 'hcbridge --help'"));
   CHECK(contains(run_fail({"-T", "web"}).err, "hcbridge: -T 'web': missing ':'"));
-  CHECK(contains(run_fail({"-R", "web:5353U"}).err, "UDP"));
+  CHECK(contains(run_fail({"-R", "web:70000U"}).err, "UDP port '70000' is out of range"));
+  CHECK(contains(run_fail({"-L", "5353U:web", "-L", "5353U:api"}).err, "5353U is bound twice"));
   CHECK(contains(run_fail({"-L", "8080:web", "-L", "8080:api"}).err, "is bound twice"));
   CHECK(contains(run_fail({"-T", "web:a/80;a/81"}).err, "port name 'a' is used by two targets"));
 }

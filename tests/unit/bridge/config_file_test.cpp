@@ -281,7 +281,13 @@ TEST_CASE("config file: bad names, bindings and targets", "[config_file]") {
   CHECK(contains(error_of("{ \"local_forward\": [ { \"hc\": \"a b\", \"bind\": \"1\" } ] }"),
                  "local_forward[0].hc: hybrid connection name 'a b' is invalid"));
   CHECK(contains(error_of("{ \"local_forward\": [ { \"hc\": \"\", \"bind\": \"1\" } ] }"), "it is empty"));
-  CHECK(contains(error_of("{ \"local_forward\": [ { \"hc\": \"a\", \"bind\": \"5353U\" } ] }"), "UDP"));
+  CHECK(contains(error_of("{ \"local_forward\": [ { \"hc\": \"a\", \"bind\": \"70000U\" } ] }"),
+                 "UDP port '70000' is out of range"));
+  CHECK(contains(error_of("{ \"remote_forward\": [ { \"hc\": \"a\", \"targets\": [ { \"port\": -53 } ] } ] }"),
+                 "remote_forward[0].targets[0].port: negative port numbers (azbridge's way of writing UDP) are not "
+                 "accepted; write \"port\": 53, \"protocol\": \"udp\""));
+  CHECK(contains(error_of("{ \"remote_forward\": [ { \"hc\": \"a\", \"targets\": [ { \"port\": 53, \"protocol\": \"sctp\" } ] } ] }"),
+                 "remote_forward[0].targets[0].protocol: 'sctp' is not a protocol (expected \"tcp\" or \"udp\")"));
   CHECK(contains(error_of("{ \"local_forward\": [ { \"hc\": \"a\", \"bind\": [\"1\", \"x:y\"] } ] }"),
                  "local_forward[0].bind[1]: 'x:y': 'y' is not a port number"));
   CHECK(contains(
@@ -461,4 +467,27 @@ TEST_CASE("config: a file ending inside a UTF-8 sequence is an error, not an ove
   const std::string text("{\"relay\":{\"key_name\":\"\xf0", 23);
   auto r = bridge::parse_config_json(text, "f.json");
   CHECK_FALSE(r.ok());
+}
+
+TEST_CASE("config file: UDP as a 'U' suffix or a protocol key, with azbridge's default port names", "[config_file]") {
+  const Config c = parsed(R"json({
+    "local_forward": [ { "hc": "dns", "bind": ["5353U", "127.0.0.1:5354u/named"] },
+                       { "hc": "dns2", "bindings": [ { "address": "::1", "port": 5355, "protocol": "udp" } ] } ],
+    "remote_forward": [ { "hc": "dns", "targets": [ { "port": 53, "protocol": "udp" },
+                                                    { "port_name": "web", "port": 80, "protocol": "tcp" } ] } ]
+  })json");
+  REQUIRE(c.local_forwards.size() == 2);
+  CHECK(c.local_forwards[0].bindings[0].protocol == Protocol::udp);
+  CHECK(c.local_forwards[0].bindings[0].port_name == "5353U");
+  CHECK(c.local_forwards[0].bindings[1].port_name == "named");
+  CHECK(c.local_forwards[1].bindings[0].protocol == Protocol::udp);
+  CHECK(c.local_forwards[1].bindings[0].port_name == "5355U");
+  CHECK(c.remote_forwards[0].targets[0].protocol == Protocol::udp);
+  CHECK(c.remote_forwards[0].targets[0].port_name == "53U");
+  CHECK(c.remote_forwards[0].targets[1].protocol == Protocol::tcp);
+  Config raw = parsed(R"json({ "local_forward": [ { "hc": "a", "raw": true, "bind": "5353U" } ] })json");
+  std::vector<std::string> warnings;
+  auto checked = validate_config(raw, warnings);
+  REQUIRE_FALSE(checked.ok());
+  CHECK(contains(checked.error(), "raw forward carries TCP only"));
 }

@@ -164,11 +164,26 @@ TEST_CASE("grammar: -L missing or bad parts name the part and what was expected"
   CHECK(contains(local_error("[::1]:8080"), "':hc' part missing"));
 }
 
-TEST_CASE("grammar: -L rejects UDP and Unix sockets as not supported yet", "[grammar]") {
-  const std::string udp = local_error("5353U:dns");
-  CHECK(contains(udp, "UDP"));
-  CHECK(contains(udp, "not supported (yet)"));
-  CHECK(contains(local_error("127.0.0.1:5353u:dns"), "UDP"));
+TEST_CASE("grammar: -L takes UDP ports with azbridge's U suffix and default name", "[grammar]") {
+  auto f = parse_local_forward("5353U:dns");
+  REQUIRE(f.ok());
+  CHECK(f->bindings[0].protocol == Protocol::udp);
+  CHECK(f->bindings[0].port == 5353);
+  CHECK(f->bindings[0].port_name == "5353U");  // azbridge's default name for UDP
+  auto g = parse_local_forward("127.0.0.1:5353u/dns;[::1]:5354U;8080:hc");
+  REQUIRE(g.ok());
+  CHECK(g->bindings[0].protocol == Protocol::udp);
+  CHECK(g->bindings[0].port_name == "dns");
+  CHECK(g->bindings[1].bind_host == "::1");
+  CHECK(g->bindings[1].port_name == "5354U");
+  CHECK(g->bindings[2].protocol == Protocol::tcp);
+  CHECK(g->bindings[2].port_name == "8080");
+  CHECK(contains(local_error("70000U:dns"), "UDP port '70000' is out of range"));
+  CHECK(contains(local_error("0U:dns"), "out of range"));
+  CHECK(contains(local_error("U:dns"), "not a port number"));
+}
+
+TEST_CASE("grammar: -L rejects Unix sockets as not supported yet", "[grammar]") {
   const std::string sock = local_error("/var/run/app.sock:web");
   CHECK(contains(sock, "Unix socket"));
   CHECK(contains(sock, "not supported (yet)"));
@@ -242,9 +257,11 @@ TEST_CASE("grammar: -T errors", "[grammar]") {
   CHECK(contains(remote_error("web:[::1]"), "missing ':port'"));
   CHECK(contains(remote_error("web:a b/80"), "port name"));
   CHECK(contains(remote_error("we b:80"), "hybrid connection name"));
-  const std::string udp = remote_error("dns:53U");
-  CHECK(contains(udp, "UDP"));
-  CHECK(contains(udp, "'dns:53U'"));
+  const std::string udp = remote_error("dns:5353U/127.0.0.1:53");
+  CHECK(contains(udp, "'dns:5353U/127.0.0.1:53'"));
+  CHECK(contains(udp, "port name '5353U' is a UDP port name"));
+  CHECK(contains(udp, "write the port as 53U"));
+  CHECK(contains(remote_error("dns:70000U"), "UDP port '70000' is out of range"));
   const std::string sock = remote_error("web:app/var.sock");
   CHECK(contains(sock, "Unix socket"));
   CHECK(contains(sock, "target 'app/var.sock'"));
@@ -288,7 +305,7 @@ TEST_CASE("grammar: -R legacy order host:port_name/port", "[grammar]") {
   CHECK(contains(legacy_error("web:a:b:80"), "brackets"));
   CHECK(contains(legacy_error("web:[::1]"), "expected ':[port_name/]port'"));
   CHECK(contains(legacy_error("web:/x/80"), "Unix socket"));
-  CHECK(contains(legacy_error("web:5353U"), "UDP"));
+  CHECK(contains(legacy_error("web:70000U"), "UDP port '70000' is out of range"));
   CHECK(contains(legacy_error("web:h:/80"), "empty port name"));
 }
 
@@ -389,4 +406,22 @@ TEST_CASE("grammar: an IPv6 host with a NUL inside is refused (fuzz finding)", "
   const std::string expr("web:[::1\0evil/x]:80", 19);
   CHECK_FALSE(bridge::parse_legacy_remote_forward(expr).ok());
   CHECK_FALSE(bridge::valid_host(std::string_view("::1\0evil", 8)));
+}
+
+TEST_CASE("grammar: -T and -R take UDP targets, and the numeric single-target rule is no concern of the grammar", "[grammar]") {
+  auto f = parse_remote_forward("dns:53U;dns2/[::1]:5353U;web/8080");
+  REQUIRE(f.ok());
+  CHECK(f->targets[0].protocol == Protocol::udp);
+  CHECK(f->targets[0].port_name == "53U");
+  CHECK(f->targets[0].host == "localhost");
+  CHECK(f->targets[1].port_name == "dns2");
+  CHECK(f->targets[1].host == "::1");
+  CHECK(f->targets[1].protocol == Protocol::udp);
+  CHECK(f->targets[2].protocol == Protocol::tcp);
+  auto r = parse_legacy_remote_forward("dns:127.0.0.1:name/53U");
+  REQUIRE(r.ok());
+  CHECK(r->targets[0].protocol == Protocol::udp);
+  CHECK(r->targets[0].port_name == "name");
+  // A UDP name on a UDP target is fine.
+  CHECK(parse_remote_forward("dns:5353U/127.0.0.1:53U").ok());
 }

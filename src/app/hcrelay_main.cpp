@@ -43,6 +43,8 @@ struct Options {
   double handshake_timeout = 10;
   double listener_ping = 30;
   std::size_t max_queued_accepts = relay::RelayConfig{}.max_queued_accepts;
+  double request_timeout = 60;
+  std::string http_path = "auto";
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -78,6 +80,15 @@ void add_options(CLI::App& app, Options& o) {
                  "listeners are all at it gets 404")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
+  app.add_option("--request-timeout", o.request_timeout,
+                 "Seconds an HTTP sender waits for the listener's response before 504 (the service uses 60)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--http-path", o.http_path,
+                 "How HTTP requests reach listeners: auto (control channel when small, else a rendezvous); control or "
+                 "rendezvous force one (tests)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "control", "rendezvous"}));
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, critical, off")->capture_default_str();
   app.add_option("--log-format", o.log_format, "text or json")->capture_default_str();
   app.set_version_flag("--version", std::string("hcrelay 0.1.0"));
@@ -139,6 +150,10 @@ std::optional<std::string> build_config(Options& o, relay::RelayConfig& config) 
   config.handshake_timeout = millis(o.handshake_timeout);
   config.listener_ping = millis(o.listener_ping);
   config.max_queued_accepts = o.max_queued_accepts;
+  config.request_timeout = millis(o.request_timeout);
+  config.http_path = o.http_path == "control"      ? relay::RelayConfig::HttpPath::control
+                     : o.http_path == "rendezvous" ? relay::RelayConfig::HttpPath::rendezvous
+                                                   : relay::RelayConfig::HttpPath::automatic;
   if (auto error = read_keys(o, config)) return error;
   if (o.tls_cert.empty() != o.tls_key.empty()) return "--tls-cert and --tls-key must be given together";
   return std::nullopt;
@@ -222,7 +237,7 @@ class GracefulStop {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"hcrelay - a local Azure Relay Hybrid Connections service (WebSocket mode)"};
+  CLI::App app{"hcrelay - a local Azure Relay Hybrid Connections service (WebSocket and HTTP request modes)"};
   Options options;
   add_options(app, options);
   try {

@@ -121,7 +121,11 @@ struct Lingerer : std::enable_shared_from_this<Lingerer> {
 }  // namespace
 
 void async_reject(IncomingRequestPtr request, int status, std::string_view reason, std::function<void()> done) {
-  auto response = std::make_shared<std::string>(http::build_response(status, reason));
+  async_respond(std::move(request), http::build_response(status, reason), std::move(done));
+}
+
+void async_respond(IncomingRequestPtr request, std::string response_bytes, std::function<void()> done) {
+  auto response = std::make_shared<std::string>(std::move(response_bytes));
   Stream& stream = *request->stream;
   stream.async_write(asio::buffer(*response), [request, response, done = std::move(done)](std::error_code ec, std::size_t) {
     if (ec) request->stream->close();

@@ -30,5 +30,7 @@ void async_accept_upgrade(IncomingRequestPtr request, const http::Headers& extra
 
 // Answers with a non-101 status and closes the connection.
 void async_reject(IncomingRequestPtr request, int status, std::string_view reason, std::function<void()> done = {});
+// Writes a whole prepared response (head and body, "Connection: close") and closes the connection gracefully.
+void async_respond(IncomingRequestPtr request, std::string response_bytes, std::function<void()> done = {});
 
 }  // namespace net

@@ -31,6 +31,14 @@ struct RelayConfig {
   // Each control channel is pinged this often; a listener that has not answered (any pong) by the next ping is
   // unresponsive and is closed with 1008, as the service does. Zero: no pings.
   std::chrono::milliseconds listener_ping{30000};
+  // HTTP request mode (docs/architecture.md): how long a sender waits for the listener's `response` before 504, how
+  // requests reach the listener (auto: control channel when small and of known length, else a rendezvous; the other
+  // two force one path for tests), and how many requests may wait for responses per listener and per relay.
+  enum class HttpPath { automatic, control, rendezvous };
+  std::chrono::milliseconds request_timeout{60000};
+  HttpPath http_path = HttpPath::automatic;
+  std::size_t max_http_per_listener = 256;
+  std::size_t max_http_in_flight = 4096;
 };
 
 }  // namespace relay

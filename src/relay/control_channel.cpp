@@ -102,7 +102,11 @@ void ControlChannel::read_next() {
       return;
     }
     self->message_.append(reinterpret_cast<const char*>(self->chunk_.data()), chunk.size);
-    if (self->message_.size() > hc::kMaxControlMessageSize) {
+    // Response bodies may exceed the JSON limit a little (hyco-https keeps up to 64 KiB + framing here); four times it
+    // still bounds what one listener can make us hold.
+    const std::size_t limit = chunk.opcode == net::ws::Opcode::binary ? 4 * hc::kMaxControlMessageSize
+                                                                      : hc::kMaxControlMessageSize;
+    if (self->message_.size() > limit) {
       spdlog::warn("control {} ({}): message over {} bytes, closing", self->id_, self->hc_, hc::kMaxControlMessageSize);
       self->close(1009, "control message too large");
       return;
@@ -111,7 +115,7 @@ void ControlChannel::read_next() {
       std::string text;
       text.swap(self->message_);
       if (chunk.opcode == net::ws::Opcode::text) self->on_message(text);
-      // Binary messages only follow HTTP-mode responses, which this relay does not carry yet: ignore them.
+      else self->on_binary(std::move(text));
     }
     self->read_next();
   });
@@ -134,7 +138,32 @@ void ControlChannel::on_message(const std::string& text) {
     arm_expiry(check.expiry);
     return;
   }
+  if (auto* response = std::get_if<hc::ResponseMessage>(&parsed.value())) {
+    if (response->body) {
+      awaiting_body_ = *response;
+      return;
+    }
+    if (on_response_) on_response_(*response, {});
+    return;
+  }
   spdlog::debug("control {} ({}): ignoring a control message it does not handle", id_, hc_);
+}
+
+void ControlChannel::on_binary(std::string body) {
+  // hyco-https sends a stray empty binary message after body:false responses: one no response expects is dropped.
+  if (!awaiting_body_) return;
+  auto response = std::move(*awaiting_body_);
+  awaiting_body_.reset();
+  if (body.size() > hc::kMaxControlMessageSize)
+    spdlog::info("control {} ({}): response body of {} bytes on the control channel", id_, hc_, body.size());
+  if (on_response_) on_response_(response, std::move(body));
+}
+
+void ControlChannel::send_request(std::string json, std::shared_ptr<std::string> body) {
+  ws_->async_write_text(std::move(json), [](std::error_code) {});
+  if (!body) return;
+  ws_->async_write(asio::buffer(body->data(), body->size()), net::ws::Opcode::binary, true,
+                   [body](std::error_code) {});
 }
 
 std::shared_ptr<ControlChannel::AcceptSlot> ControlChannel::send_accept(const hc::AcceptMessage& message) {

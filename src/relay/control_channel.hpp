@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace relay {
@@ -35,6 +36,9 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
   ControlChannel(std::shared_ptr<net::WebSocket> ws, std::string hc, std::string id, std::string accept_authority,
                  int64_t token_expiry, Verifier verifier, std::chrono::milliseconds ping_interval);
 
+  // A `response` from the listener (HTTP request mode) with its body, once the body message is complete.
+  using ResponseHandler = std::function<void(const hc::ResponseMessage&, std::string body)>;
+
   void start(std::function<void(ControlChannel&)> on_closed);
   // Whether a new accept may go to this listener: it is not closing, and fewer than `max` accepts are unsettled
   // (or still unwritten, for a listener that stopped reading).
@@ -42,6 +46,10 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
   std::shared_ptr<AcceptSlot> send_accept(const hc::AcceptMessage& message);
   // Sends a close frame and drops the connection if the listener has not finished it within `grace`.
   void close(uint16_t code, const std::string& reason, std::chrono::milliseconds grace = std::chrono::seconds(5));
+  void set_response_handler(ResponseHandler handler) { on_response_ = std::move(handler); }
+  // A `request` JSON and (when `body` is set) its one binary body message, queued back to back: nothing may come
+  // between them (hyco-https takes the next message as the body).
+  void send_request(std::string json, std::shared_ptr<std::string> body);
   void abort() { ws_->abort(); }
 
   const std::string& hc() const { return hc_; }
@@ -53,6 +61,7 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
  private:
   void read_next();
   void on_message(const std::string& text);
+  void on_binary(std::string body);
   void arm_expiry(int64_t expiry);
   void arm_ping();
   void on_ping_tick();
@@ -71,6 +80,8 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
   std::string message_;
   std::vector<uint8_t> chunk_;
   std::function<void(ControlChannel&)> on_closed_;
+  ResponseHandler on_response_;
+  std::optional<hc::ResponseMessage> awaiting_body_;  // a `response` with body:true whose binary message is next
   int64_t initial_expiry_;
   bool ended_ = false;
 };

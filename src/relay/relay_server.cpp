@@ -61,6 +61,7 @@ void RelayServer::stop() {
   stopped_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
+  http_.stop();
   drop_control_channels(1001, "relay shutting down");
   for (auto& [id, p] : pending_) {
     p.timer->cancel();
@@ -95,7 +96,7 @@ std::size_t RelayServer::listener_count() const {
 }
 
 std::size_t RelayServer::connection_count() const {
-  return handshaking_ + pending_.size() + listener_count() + 2 * tunnels_.size();
+  return handshaking_ + pending_.size() + listener_count() + 2 * tunnels_.size() + http_.in_flight();
 }
 
 std::string RelayServer::next_conn_id() { return "c" + std::to_string(++conn_counter_); }
@@ -166,7 +167,7 @@ void RelayServer::route(const net::IncomingRequestPtr& request) {
   const std::string upgrade_problem = net::http::check_upgrade_request(request->head);
   if (!upgrade_problem.empty()) {
     if (parsed) return reject(request, 400, "This endpoint is only for web-socket requests");
-    return reject(request, 404, "Endpoint does not exist");
+    return http_.handle_request(request, tls_ != nullptr);  // HTTP request mode: https://HOST/HC[/suffix]
   }
   if (!parsed) {
     const std::string tracking = hc::new_guid() + "_G0";
@@ -175,9 +176,11 @@ void RelayServer::route(const net::IncomingRequestPtr& request) {
                                      request->head.target.substr(0, std::min<std::size_t>(request->head.target.find('?'), 200))));
   }
   const HcRequest& hcr = parsed.value();
-  const auto fault = hcr.action == Action::accept ? faults_->on_rendezvous(request) : faults_->on_upgrade(hcr.action);
-  if (fault.held) return;
-  if (fault.status != 0) return reject(request, fault.status, fault.reason);
+  if (hcr.action != Action::request) {  // HTTP request rendezvous are not a fault point
+    const auto fault = hcr.action == Action::accept ? faults_->on_rendezvous(request) : faults_->on_upgrade(hcr.action);
+    if (fault.held) return;
+    if (fault.status != 0) return reject(request, fault.status, fault.reason);
+  }
   switch (hcr.action) {
     case Action::listen: {
       const std::string* host = request->head.headers.find("Host");
@@ -193,6 +196,8 @@ void RelayServer::route(const net::IncomingRequestPtr& request) {
       return handle_connect(request, hcr);
     case Action::accept:
       return handle_accept(request, hcr);
+    case Action::request:
+      return http_.handle_rendezvous(request, hcr, tunnel_options());
   }
 }
 
@@ -252,10 +257,12 @@ void RelayServer::register_listener(const std::shared_ptr<ControlChannel>& chann
                                     const std::string& conn, const asio::ip::tcp::endpoint& peer) {
   auto& channels = listeners_[key];
   channels.push_back(channel);
+  http_.attach(*channel);
   spdlog::info("relay: {} listener {} connected for '{}' from {} ({} on this HC)", conn, channel->id(), channel->hc(),
                endpoint_text(peer), channels.size());
   channel->start([this, alive = liveness(), key, conn](ControlChannel& c) {
     if (alive.expired()) return;
+    http_.listener_gone(c);
     auto it = listeners_.find(key);
     if (it == listeners_.end()) return;
     auto& v = it->second;

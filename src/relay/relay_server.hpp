@@ -6,6 +6,7 @@
 #include "relay/config.hpp"
 #include "relay/control_channel.hpp"
 #include "relay/fault_plan.hpp"
+#include "relay/http_gateway.hpp"
 #include "relay/relay_tunnel.hpp"
 #include "relay/routing.hpp"
 
@@ -96,6 +97,7 @@ class RelayServer {
   std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;
   std::map<std::string, PendingSender> pending_;                                    // by rendezvous id
   std::set<std::shared_ptr<RelayTunnel>> tunnels_;
+  HttpGateway http_{config_, listeners_};  // HTTP request mode
   std::shared_ptr<FaultPlan> faults_;  // never null
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

@@ -34,6 +34,8 @@ hc::Result<HcRequest> parse_hc_request(const std::string& target) {
     r.action = Action::listen;
   } else if (*action == "accept") {
     r.action = Action::accept;
+  } else if (*action == "request") {
+    r.action = Action::request;  // a listener dialling the rendezvous of an HTTP request
   } else {
     return hc::fail("Invalid sb-hc-action '" + *action + "'");
   }

@@ -10,7 +10,7 @@
 
 namespace relay {
 
-enum class Action { listen, connect, accept };
+enum class Action { listen, connect, accept, request };
 
 struct HcRequest {
   Action action = Action::connect;

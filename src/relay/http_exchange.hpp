@@ -1,0 +1,90 @@
+// One HTTP request from a sender through the relay to a listener (HTTP request mode, reference 1.7 and 3.2-3.6).
+// Steps: (control form) read the small body, send request JSON + one binary body message on the control channel; or
+// (rendezvous form) send {"request":{address,id}}, wait for the listener to dial, send the request JSON there and
+// stream the body as it arrives. Either way the `response` comes on the control channel or on a rendezvous, and its
+// body streams to the sender as chunked transfer coding. One request per sender connection (Connection: close).
+#pragma once
+
+#include "hc/control_message.hpp"
+#include "net/http_body.hpp"
+#include "net/websocket.hpp"
+#include "net/ws_server.hpp"
+#include "relay/config.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace relay {
+
+class ControlChannel;
+
+struct HttpExchangeSetup {
+  std::string id;            // the request id the listener echoes as requestId
+  std::string address;       // the rendezvous URL for this request
+  std::string via;           // "1.1 <namespace host>", added to the response
+  hc::RequestMessage message;  // everything but the body
+  net::http::RequestFraming framing;
+  bool use_rendezvous = false;
+  bool expect_continue = false;
+  std::chrono::milliseconds timeout{60000};
+};
+
+class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
+ public:
+  HttpExchange(net::IncomingRequestPtr sender, HttpExchangeSetup setup, std::weak_ptr<ControlChannel> listener,
+               std::function<void(HttpExchange&)> on_done);
+  void start();
+  // The listener dialled this request's rendezvous.
+  void on_rendezvous(std::shared_ptr<net::WebSocket> ws);
+  // A complete `response` (and its body) from the control channel.
+  void on_control_response(const hc::ResponseMessage& response, std::string body);
+  // The relay is stopping or the listener went away.
+  void abort(const char* why);
+  const std::string& id() const { return setup_.id; }
+  bool responded() const { return responded_; }
+  const ControlChannel* listener() const { return listener_ptr_; }
+
+ private:
+  void do_continue();
+  void dispatch();
+  void watch_sender();
+  void do_read_small_body();
+  void on_small_body_read(std::error_code ec, std::size_t n);
+  void send_on_control(std::shared_ptr<std::string> body);
+  void do_read_sender_body();
+  void on_sender_body(std::error_code ec, std::size_t n);
+  void forward_body_bytes(const char* data, std::size_t size);
+  void do_read_response();
+  void on_response_chunk(std::error_code ec, net::ReadChunk chunk);
+  void on_response_text(const std::string& text);
+  std::string response_head(const hc::ResponseMessage& response, bool& has_body);
+  void write_to_sender(std::string bytes, bool last);
+  void on_timeout();
+  void send_error(int status, const std::string& code, const std::string& message);
+  void finish(uint16_t rendezvous_code);
+  bool body_allowed(int status) const;
+
+  net::IncomingRequestPtr sender_;
+  HttpExchangeSetup setup_;
+  std::weak_ptr<ControlChannel> listener_;
+  const ControlChannel* listener_ptr_;
+  std::function<void(HttpExchange&)> on_done_;
+  asio::steady_timer timer_;
+  std::shared_ptr<net::WebSocket> ws_;  // the rendezvous, once dialled
+  std::vector<char> in_;                // sender body reads
+  std::vector<uint8_t> rbuf_;           // rendezvous reads
+  std::string body_;                    // control form: the whole (small) body; chunked form: decoded bytes
+  net::http::ChunkedDecoder chunked_;
+  uint64_t body_left_ = 0;
+  bool request_sent_ = false;
+  bool responded_ = false;    // a response head went (or is going) to the sender
+  bool body_open_ = false;    // the response carries a body we are streaming
+  bool reading_text_ = true;  // on the rendezvous: the response JSON is still to come
+  bool done_ = false;
+  bool sender_reading_ = false;
+  std::string text_;
+};
+
+}  // namespace relay

@@ -2,6 +2,7 @@
 
 #include "hc/url.hpp"
 #include "relay/control_channel.hpp"
+#include "relay/routing.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -26,15 +27,6 @@ bool safe_header(const std::string& name, const std::string& value) {
   for (unsigned char c : value)
     if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
   return true;
-}
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) out += c;
-  }
-  return out;
 }
 
 std::string chunk_encoded(const char* data, std::size_t size) {
@@ -311,7 +303,7 @@ void HttpExchange::send_error(int status, const std::string& code, const std::st
   timer_.cancel();
   net::http::Headers extra;
   extra.add("Content-Type", "application/json; charset=utf-8");
-  const std::string body = "{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + json_escape(message) + "\"}}";
+  const std::string body = http_error_body(code, message);
   const char* reason = status == 504 ? "Gateway Timeout" : status == 400 ? "Bad Request" : "Bad Gateway";
   write_to_sender(net::http::build_response(status, reason, extra, body), true);
 }

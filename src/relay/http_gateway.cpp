@@ -65,14 +65,7 @@ void HttpGateway::answer_error(const net::IncomingRequestPtr& request, int statu
                target.substr(0, std::min<std::size_t>(target.find('?'), 200)), status, code);
   net::http::Headers extra;
   extra.add("Content-Type", "application/json; charset=utf-8");
-  std::string escaped;
-  for (char c : message) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    escaped += c;
-  }
-  net::async_respond(request, net::http::build_response(status, message, extra,
-                                                        std::string("{\"error\":{\"code\":\"") + code +
-                                                            "\",\"message\":\"" + escaped + "\"}}"));
+  net::async_respond(request, net::http::build_response(status, message, extra, http_error_body(code, message)));
 }
 
 std::shared_ptr<ControlChannel> HttpGateway::pick_listener(const std::string& hc_name) {

@@ -78,6 +78,18 @@ std::string service_error_text(const std::string& text, const std::string& track
   return out;
 }
 
+std::string http_error_body(const std::string& code, const std::string& message) {
+  std::string out = "{\"error\":{\"code\":\"";
+  for (const std::string* field : {&code, &message}) {
+    for (char c : *field) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (static_cast<unsigned char>(c) >= 0x20) out += c;  // control characters never reach the JSON
+    }
+    out += field == &code ? "\",\"message\":\"" : "\"}}";
+  }
+  return out;
+}
+
 std::pair<std::string, uint16_t> split_host_header(const std::string& host_header) {
   std::string host = host_header;
   uint16_t port = 0;

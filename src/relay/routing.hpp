@@ -44,6 +44,9 @@ std::string longest_hc_prefix(const std::string& path, Pred has_hc) {
 std::string service_error_text(const std::string& text, const std::string& tracking_id, const std::string& ns_host,
                                const std::string& path);
 
+// The JSON body of service-generated HTTP errors: {"error":{"code":"<code>","message":"<message>"}} (reference 5.3).
+std::string http_error_body(const std::string& code, const std::string& message);
+
 // Host header -> host (lower-case, no brackets) and port (0 when absent).
 std::pair<std::string, uint16_t> split_host_header(const std::string& host_header);
 

@@ -35,7 +35,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # npm packages for the interop tests (hyco-ws needs an override stub, see tests/interop/package.json).
-if [ ! -d "$here/tests/interop/node_modules/hyco-ws" ] || [ ! -d "$here/tests/interop/node_modules/ws" ]; then
+if [ ! -d "$here/tests/interop/node_modules/hyco-ws" ] || [ ! -d "$here/tests/interop/node_modules/hyco-https" ] || [ ! -d "$here/tests/interop/node_modules/ws" ]; then
   (cd "$here/tests/interop" && npm install --no-audit --no-fund --loglevel=error)
 fi
 # npm packages for the offline Dockerfile/compose checks (tests/docker: two Dockerfile linters and a YAML parser).

@@ -137,7 +137,10 @@ h.run(`daemon_relay_restart: hcrelay killed ${KILLS} times and restarted once gr
         // libuv reports a reset that arrives with the last data (EPOLLHUP after a partial read) as EOF, so Node can
         // see 'end' for an RST. Then the daemon's own record must show the abort: the tunnel of this client closed
         // for a relay-side reason (an abort resets the client), and the client got less than the daemon wrote to it
-        // (the reset discarded the rest; a FIN would have delivered it all).
+        // (the reset discarded the rest; a FIN would have delivered it all), or, when the reset came only after the
+        // client had read everything the daemon wrote, exactly that much: the client cannot tell then, the daemon's
+        // abort record is the evidence (that an abort resets the client is checked by the hostile relay tests, whose asio
+        // client does see the reset).
         const abortOf = () => {
           const opened = lDaemon.matches(new RegExp(`tunnel (t\\d+) open: .* peer=127\\.0\\.0\\.1:${c.port} `));
           if (opened.length === 0) return null;
@@ -145,7 +148,7 @@ h.run(`daemon_relay_restart: hcrelay killed ${KILLS} times and restarted once gr
           return lDaemon.matches(new RegExp(`tunnel ${id} closed: .*reason="relay side: [^"]*".*bytes_from_relay=(\\d+)`))[0];
         };
         const closed = await until(`${what}: -L logged the abort of client port ${c.port}`, 5000, abortOf);
-        assert.ok(c.ended && c.received < Number(closed[1]),
+        assert.ok(c.ended && c.received <= Number(closed[1]),
                   `${what}: an aborted tunnel must reset the client (got error ${c.error}, clean end ${c.ended}, ` +
                   `${c.received} bytes; -L: ${closed[0]})`);
       }

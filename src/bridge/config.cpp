@@ -151,7 +151,7 @@ class Validator {
         return hc::fail(where + ": auth.mode entra cannot be combined with SAS credentials (key_name/key/key_file/sas)");
       auto credential = resolve_entra_credential(r.entra, env_);
       if (!credential) return hc::fail(where + ": " + credential.error());
-      return true;
+      return check_implicit_entra(r, credential.value(), where);
     }
     if (r.auth_mode == "sas" && !has_credentials(r))
       return hc::fail(where + ": auth.mode sas needs a key (key_name with key or key_file) or a pre-issued sas");
@@ -169,6 +169,23 @@ class Validator {
         warn("ca_file " + shown_path(r.ca_file) + " is not used: ws://" + uri->authority() + " is not TLS");
     }
     return true;
+  }
+
+  // Entra ID chosen only because no SAS key was given, towards a loopback relay, with nothing in the environment but
+  // the managed-identity fallback: almost surely a local hcrelay meant to be used without a token. Waiting on an IMDS
+  // that does not exist would only loop; say what to write instead.
+  static hc::Result<bool> check_implicit_entra(const RelaySettings& r, const EntraCredential& credential,
+                                               const std::string& where) {
+    const bool implicit = r.auth_mode.empty() && r.entra.empty();
+    const auto endpoint_origin = credential.origin.find("endpoint");
+    const bool fallback = credential.kind == EntraKind::managed_identity && credential.source == ManagedSource::imds &&
+                          endpoint_origin != credential.origin.end() && endpoint_origin->second == "default";
+    auto uri = hc::parse_uri(r.endpoint);
+    if (!implicit || !fallback || !uri || !is_loopback_host(uri->host)) return true;
+    return hc::fail(where + ": the endpoint " + uri->scheme + "://" + uri->authority() +
+                    "/ has no SAS key, so hcbridge would use Entra ID, and no Entra credential is configured; for a "
+                    "relay without authorization (hcrelay --no-auth) give --no-auth (no_auth: true in the config "
+                    "file), otherwise give a key (-K/-k) or an Entra credential (AZURE_* or entra.*)");
   }
 
   // The first line of a secret file (a key, or the proxy's user:password: `what` and `content` name them).
@@ -308,10 +325,14 @@ bool uses_entra(const RelaySettings& r) {
   if (r.auth_mode == "entra") return true;
   if (has_credentials(r)) return false;
   if (!r.entra.empty()) return true;
-  // No SAS and no explicit choice: Entra ID for a real relay (as azbridge and the SDKs do); the local hcrelay on
-  // loopback keeps working without a token, as before.
-  auto uri = hc::parse_uri(r.endpoint.empty() ? std::string(kDefaultEndpoint) : r.endpoint);
-  return uri && !is_loopback_host(uri->host);
+  // No SAS and no explicit choice: Entra ID (as azbridge and the SDKs do), for every endpoint the user gave, loopback
+  // included; unauthenticated access takes --no-auth. Only the built-in default (no endpoint given: the local hcrelay
+  // hcbridge looks for) is reached without a token.
+  return !is_default_endpoint(r.endpoint);
+}
+
+bool is_default_endpoint(const std::string& endpoint) {
+  return endpoint.empty() || endpoint == kDefaultEndpoint;
 }
 
 RelaySettings effective_relay(const Config& config, const std::optional<RelaySettings>& forward_override) {

@@ -153,6 +153,8 @@ constexpr const char* kDefaultEndpoint = "ws://127.0.0.1:9350/";
 // Whether these (merged) settings authenticate with an Entra ID token: auth.mode entra; or, without an explicit mode,
 // no SAS credentials and no no_auth, and Entra settings given or an endpoint that is not loopback.
 bool uses_entra(const RelaySettings& r);
+// No endpoint given (or the built-in one): the local hcrelay, reached without a token.
+bool is_default_endpoint(const std::string& endpoint);
 
 // The relay settings a forward uses: its own fields where set, else the global ones.
 RelaySettings effective_relay(const Config& config, const std::optional<RelaySettings>& forward_override);

@@ -131,23 +131,35 @@ TEST_CASE("validate: plain ws:// to a remote host warns", "[validate]") {
 
   Config local = minimal();
   local.relay.endpoint = "ws://localhost:9350/";
+  local.relay.no_auth = true;
   CHECK(warnings_of(local).empty());
   Config v6 = minimal();
   v6.relay.endpoint = "ws://[::1]:9350/";
+  v6.relay.no_auth = true;
   CHECK(warnings_of(v6).empty());
 }
 
-TEST_CASE("validate: no SAS for a remote relay means Entra ID, loopback and --no-auth mean no token", "[validate]") {
+TEST_CASE("validate: no SAS means Entra ID for any given endpoint, but --no-auth and the built-in default mean no token",
+          "[validate]") {
   Config c = minimal();
   c.relay.endpoint = "sb://ns.servicebus.windows.net/";
   warnings_of(c);  // valid: managed identity needs no value
   CHECK(uses_entra(effective_relay(c, std::nullopt)));
   c.relay.no_auth = true;
   CHECK_FALSE(uses_entra(effective_relay(c, std::nullopt)));
+  Config builtin = minimal();  // no endpoint: the local hcrelay at the built-in default, without a token
+  warnings_of(builtin);
+  CHECK_FALSE(uses_entra(effective_relay(builtin, std::nullopt)));
+  // A loopback endpoint the user gave without SAS is Entra ID; with nothing but the IMDS fallback it is refused with
+  // a message that names --no-auth, and --no-auth makes it tokenless.
   Config local = minimal();
-  local.relay.endpoint = "ws://127.0.0.1:9350/";
-  warnings_of(local);
+  local.relay.endpoint = "ws://127.0.0.1:9400/";
+  CHECK(uses_entra(effective_relay(local, std::nullopt)));
+  CHECK(contains(error_of(local), "give --no-auth"));
+  local.relay.no_auth = true;
+  CHECK(warnings_of(local).empty());
   CHECK_FALSE(uses_entra(effective_relay(local, std::nullopt)));
+  local.relay.no_auth = false;
   local.relay.auth_mode = "entra";
   CHECK(uses_entra(effective_relay(local, std::nullopt)));
   local.relay.entra.credential = "client-secret";

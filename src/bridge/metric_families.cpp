@@ -18,7 +18,7 @@ constexpr Words kReconnectReasons = {"unauthorized",    "not_found",         "re
                                      "proxy_auth_unsupported", "proxy_forbidden", "proxy_upstream_failed",
                                      "proxy_refused", "proxy_bad_response"};
 constexpr Words kLocalFailures = {"no_listener",      "relay_refused",   "relay_unreachable",
-                                  "preamble_refused", "preamble_failed", "limit",
+                                  "preamble_refused", "preamble_failed", "limit", "no_token",
                                   "proxy_unreachable", "proxy_timeout", "proxy_auth_required", "proxy_auth_rejected",
                                   "proxy_auth_unsupported", "proxy_forbidden", "proxy_upstream_failed",
                                   "proxy_refused", "proxy_bad_response"};

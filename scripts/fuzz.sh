@@ -29,7 +29,7 @@ elif [[ "${1:-}" =~ ^[0-9]+$ ]]; then
 fi
 case "${1:-}" in -h|--help) sed -n '2,12p' "$0"; exit 0 ;; esac
 
-all_targets=(connection_string sas_verify control_message preamble datagram ws_frame http_head url config_file forward_grammar proxy jwt)
+all_targets=(connection_string sas_verify control_message preamble datagram ws_frame http_head chunked_body url config_file forward_grammar proxy jwt)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 # Longest input per target: a little more than the largest meaningful input (the example config is 5.8 KB).
@@ -37,7 +37,7 @@ max_len() {
   case "$1" in
     config_file) echo 6144 ;;
     control_message|jwt) echo 4096 ;;
-    http_head) echo 2048 ;;
+    http_head|chunked_body) echo 2048 ;;
     connection_string|sas_verify|url) echo 1024 ;;
     *) echo 512 ;;
   esac

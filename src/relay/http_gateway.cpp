@@ -4,6 +4,7 @@
 #include "hc/sas.hpp"
 #include "hc/url.hpp"
 #include "relay/control_channel.hpp"
+#include "relay/entra_auth.hpp"
 #include "relay/http_exchange.hpp"
 
 #include <spdlog/spdlog.h>
@@ -97,10 +98,14 @@ void HttpGateway::handle_request(const net::IncomingRequestPtr& request, bool tl
   const bool token_in_authorization = !header_token && hcr.token.empty() && authorization;
   if (!config_.no_auth) {
     const std::string token = header_token ? *header_token : !hcr.token.empty() ? hcr.token : authorization ? *authorization : "";
-    const auto check = hc::verify_sas_token(token, config_.keys, ns_host, hc_name.empty() ? hcr.path : hc_name,
-                                            static_cast<int64_t>(std::time(nullptr)));
-    if (!check.ok())
-      return answer_error(request, 401, "TokenMissingOrInvalid", service_error_text(check.reason, tracking, ns_host, hcr.path));
+    // SAS, or (with --entra-jwks) an Entra ID token that must hold the Sender role: as for WebSocket senders.
+    const auto check = authorize(config_.keys, config_.entra.get(), token, ns_host, hc_name.empty() ? hcr.path : hc_name,
+                                 Action::connect, static_cast<int64_t>(std::time(nullptr)));
+    if (!check.ok()) {
+      const int status = auth_status(check);
+      return answer_error(request, status, status == 403 ? "Forbidden" : "TokenMissingOrInvalid",
+                          service_error_text(check.reason, tracking, ns_host, hcr.path));
+    }
   }
   // 404 as for WebSocket senders (reference 4.3); the documentation's 502/503 for HTTP is contradictory.
   if (hc_name.empty()) return answer_error(request, 404, "EndpointNotFound", service_error_text(kNoListeners, tracking, ns_host, hcr.path));

@@ -3,13 +3,14 @@
 // behind hcrelay, curl as the sender. GET/POST/HEAD/204, bodies of 0, 65535, 65536, 65537 and 10 MiB each way
 // byte-exact (SHA-256), a chunked upload, a streamed response, 20 concurrent mixed requests, what the listener sees
 // (no token, no sb-hc-* pairs, Via), a listener that never answers (504 + the service's JSON after
-// --request-timeout), no listener (404) and bad tokens (401).
+// --request-timeout), no listener (404), bad tokens (401), and Entra ID senders (JWT served, no role 403).
 const { spawn, execFile } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const h = require('./lib/harness');
+const { entraSetup } = require('./lib/entra_setup');
 const { assert, ok } = h;
 
 const SIZES = [0, 65535, 65536, 65537, 10 << 20];
@@ -216,6 +217,25 @@ h.run('http_request_mode: hyco-https listener behind hcrelay, curl as the sender
       assert.match(err.error.message, /did not respond in the required time/, '504 JSON message');
       ok('a listener that never answers gives 504 with the GatewayTimeout JSON');
     }
+  }
+  // Entra ID senders (hcrelay --entra-jwks/--entra-roles): a JWT in Authorization (Bearer) or ServiceBusAuthorization
+  // with the Sender role (Owner here) reaches the listener; a valid token without a role gets 403 naming the role.
+  {
+    const s = await entraSetup(t);
+    const name3 = h.uniqueName('entra');
+    await startHycoHttps(t, s.relay, name3);
+    const base3 = `https://127.0.0.1:${s.relay.port}/${name3}`;
+    const jwt = h.registerSecret(s.ts.issue(s.OID.secret, 'test').token);
+    const bearer = await curl(['-H', `Authorization: Bearer ${jwt}`, `${base3}/bytes?n=300`], { what: 'Entra bearer' });
+    assert.equal(bearer.status, 200, `Entra token in Authorization: ${bearer.status} ${bearer.body}`);
+    assert.equal(h.sha256(bearer.body), h.sha256(pattern(300)), 'Entra bearer body');
+    const sba = await curl(['-H', `ServiceBusAuthorization: ${jwt}`, `${base3}/bytes?n=30`], { what: 'Entra ServiceBusAuthorization' });
+    assert.equal(sba.status, 200, 'Entra token in ServiceBusAuthorization');
+    const norole = h.registerSecret(s.ts.issue(s.OID.norole, 'test').token);
+    const denied = await curl(['-H', `Authorization: Bearer ${norole}`, `${base3}/bytes?n=1`], { what: 'Entra without a role' });
+    assert.equal(denied.status, 403, 'a token without the Sender role: 403');
+    assert.match(denied.body.toString(), /Sender.*TrackingId:/s, '403 names the role, with a TrackingId');
+    ok(`Entra ID senders: Bearer and ServiceBusAuthorization JWTs served, no role 403 (${denied.body.toString().slice(0, 120)})`);
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 });

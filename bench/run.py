@@ -8,7 +8,8 @@ writes RESULTS_DIR/<timestamp>.{json,csv,txt,png}.
 
   python3 bench/run.py                 the default set (about 3-4 minutes)
   python3 bench/run.py --smoke         a few seconds; exit code 1 unless every chain produced every figure
-  python3 bench/run.py --chains direct,hcbridge-ws --no-memory
+  python3 bench/run.py --chains direct,hcbridge-ws --no-memory --apps ''
+  python3 bench/run.py --chains direct --no-memory --apps iperf3,redis,pgbench   the real applications only
 """
 import argparse
 import datetime
@@ -24,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import chains, measure, report  # noqa: E402
+from harness import apps, chains, measure, report  # noqa: E402
 from harness.procs import ProcessFailed, stop_all  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,11 +35,13 @@ PROFILES = {
     "default": dict(seconds=3.0, probe_bytes=64 << 20,
                     lat_count=20000, lat_warmup=200, lat_seconds=3.0,
                     setup_count=20000, setup_seconds=3.0, setup_concurrency=16,
-                    idle_concurrency=64, memory={"hcbridge-ws": [1000, 10000], "node-ws": [1000]}),
+                    idle_concurrency=64, memory={"hcbridge-ws": [1000, 10000], "node-ws": [1000]},
+                    app_seconds=5, redis_requests=100000, app_start_timeout=60),
     "smoke": dict(seconds=0.2, probe_bytes=4 << 20,
                   lat_count=300, lat_warmup=20, lat_seconds=0.5,
                   setup_count=100, setup_seconds=0.5, setup_concurrency=4,
-                  idle_concurrency=16, memory={"hcbridge-ws": [50], "node-ws": [50]}),
+                  idle_concurrency=16, memory={"hcbridge-ws": [50], "node-ws": [50]},
+                  app_seconds=1, redis_requests=2000, app_start_timeout=60),
 }
 FIGURES = ("single", "parallel", "latency", "setup")
 CLIENT_TIMEOUT = 60
@@ -113,6 +116,9 @@ def main():
     ap.add_argument("--chains", default=",".join(chains.CHAINS),
                     help="comma-separated, from: " + ",".join(chains.CHAINS))
     ap.add_argument("--no-memory", action="store_true", help="skip the idle-tunnel memory runs")
+    ap.add_argument("--apps", default=",".join(apps.APPS),
+                    help="real applications through the TLS tunnel, comma-separated, from: " + ",".join(apps.APPS)
+                    + " ('' for none)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="CMake build dir with src/ and bench/")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="where results are written")
     ap.add_argument("--keep-logs", action="store_true", help="keep the work directory with every process's log")
@@ -125,6 +131,10 @@ def main():
     if unknown:
         ap.error(f"unknown chain(s): {', '.join(unknown)}")
     names = ["direct"] + [n for n in names if n != "direct"]  # every ratio needs it, measured first
+    app_names = [n for n in args.apps.split(",") if n]
+    unknown = [n for n in app_names if n not in apps.APPS]
+    if unknown:
+        ap.error(f"unknown application(s): {', '.join(unknown)}")
     for binary in ("src/hcrelay", "src/hcbridge", "bench/hcbench"):
         if not os.access(os.path.join(args.build, binary), os.X_OK):
             sys.exit(f"run.py: {os.path.join(args.build, binary)} missing: build first (bash bench/run.sh does)")
@@ -142,6 +152,7 @@ def main():
                  "log_level": chains.LOG_LEVEL, "loadavg_at_start": os.getloadavg()},
         "chains": {},
         "memory": {},
+        "apps": {},
     }
     # The direct chain stays up during the others (an idle hcbench server costs nothing) for the latency baselines.
     print("== direct", file=sys.stderr, flush=True)
@@ -163,6 +174,10 @@ def main():
             results["memory"][name] = run_chain(
                 name, env, lambda c: measure.idle_memory(c, counts, p["idle_concurrency"], timeout))
 
+    for name in app_names:
+        print(f"== {name} through the TLS tunnel and direct", file=sys.stderr, flush=True)
+        results["apps"][name] = apps.measure_app(env, name, p)
+
     report.derive(results)
     results["targets"] = report.targets(results)
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
@@ -175,6 +190,7 @@ def main():
     problems = [f"{n}: {e}" for n, r in results["chains"].items() for e in r.get("errors", [])]
     problems += [f"{n}: missing {f}" for n, r in results["chains"].items() for f in FIGURES if f not in r]
     problems += [f"memory {n}: {e}" for n, r in results["memory"].items() for e in r.get("errors", [])]
+    problems += [f"{n}: {e}" for n, r in results["apps"].items() for e in r.get("errors", [])]
     if args.keep_logs or problems:
         print(f"logs: {work}")
     else:

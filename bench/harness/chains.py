@@ -130,14 +130,24 @@ def direct(env):
     return chain
 
 
+NOBODY = 65534
+
+
+def unprivileged(argv, workdir):
+    """argv run as nobody when the harness runs as root (squid and postgres refuse root, or should not have it); the
+    harness's private (0700) work directory is opened for walking through, so nobody reaches its own directory."""
+    if os.getuid() != 0:
+        return argv
+    os.chmod(workdir, os.stat(workdir).st_mode | 0o111)
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] + argv
+
+
 def start_squid(chain):
     """squid on loopback (no auth, no cache), unprivileged when the harness runs as root; returns its proxy URL."""
     env = chain.env
     d = os.path.join(env.workdir, "squid")
     os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o777)
-    # squid runs as nobody: it must be able to walk through the harness's private (0700) work directory to its own.
-    os.chmod(env.workdir, os.stat(env.workdir).st_mode | 0o111)
     port = free_port()
     conf = os.path.join(d, "squid.conf")
     with open(conf, "w") as f:
@@ -146,21 +156,20 @@ def start_squid(chain):
             f"access_log stdio:{d}/access.log squid", "cache_store_log none", "netdb_filename none",
             f"coredump_dir {d}", "cache deny all", "shutdown_lifetime 1 seconds", "http_access allow localhost",
             "http_access deny all", ""]))
-    argv = ["squid", "-N", "-d", "1", "-f", conf]
-    if os.getuid() == 0:
-        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + argv
-    proc = chain.start("squid", argv)
+    proc = chain.start("squid", unprivileged(["squid", "-N", "-d", "1", "-f", conf], env.workdir))
     proc.wait_for(lambda l: "Accepting HTTP Socket connections" in l, 15, "'Accepting HTTP Socket connections'")
     return f"http://127.0.0.1:{port}"
 
 
-def hcbridge(env, tls, max_connections=20000, proxy=False):
-    name = "hcbridge-tls" if tls else "hcbridge-ws"
+def hcbridge(env, tls, max_connections=20000, proxy=False, target_port=None, name=None):
+    """The daemon pair; to an hcbench server of its own, or to `target_port` (a real application, see apps.py)."""
     label = f"hcbridge, {'TLS' if tls else 'ws://'}"
-    if proxy:
-        name, label = name + "-squid", label + ", via squid"
+    if name is None:
+        name = "hcbridge-tls" if tls else "hcbridge-ws"
+        if proxy:
+            name, label = name + "-squid", label + ", via squid"
     with Chain(name, label, env) as chain:
-        server_port = start_server(chain)
+        server_port = target_port if target_port is not None else start_server(chain)
         endpoint = start_relay(chain, tls)
         daemon_env = env.child_env(HTTPS_PROXY=start_squid(chain), NO_PROXY="") if proxy else None
         common = [env.hcbridge, "-e", endpoint, "-K", KEY_NAME, "--key-file", env.key_file,

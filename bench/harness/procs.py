@@ -40,8 +40,9 @@ class ProcessFailed(RuntimeError):
 class Proc:
     """A child whose stdout and stderr lines are kept (and copied to WORKDIR/NAME.log) so callers can wait on them."""
 
-    def __init__(self, name, argv, workdir, env=None, stdin=False):
+    def __init__(self, name, argv, workdir, env=None, stdin=False, stop_signal=signal.SIGTERM):
         self.name = name
+        self.stop_signal = stop_signal
         self.log_path = os.path.join(workdir, name.replace(" ", "_") + ".log")
         self._log = open(self.log_path, "w", encoding="utf-8")
         self.p = subprocess.Popen(
@@ -127,9 +128,10 @@ class Proc:
             self.p.stdin.close()
 
     def stop(self, timeout=10):
-        """SIGTERM, then SIGKILL if it is still there after `timeout` seconds; returns the exit code."""
+        """stop_signal (SIGTERM unless given), then SIGKILL if it is still there after `timeout` seconds; returns the
+        exit code."""
         if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
+            self.p.send_signal(self.stop_signal)
             try:
                 self.p.wait(timeout)
             except subprocess.TimeoutExpired:

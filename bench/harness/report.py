@@ -126,6 +126,27 @@ def main_rows(results):
     return rows
 
 
+def app_rows(results):
+    """One row per real-application test: direct, through the TLS tunnel, the fraction, the tunnel's CPU."""
+    rows = []
+    for app, r in results.get("apps", {}).items():
+        for t in r.get("tests", []):
+            direct, tunnel = t.get("direct") or {}, t.get("tunnel") or {}
+            cpu = tunnel.get("cpu_s_per_gib") or {}
+            ends = [v for role, v in cpu.items() if role in FORWARDER_ROLES]
+            p50 = (direct.get("p50_us"), tunnel.get("p50_us"))
+            rows.append({
+                "application": t["test"], "unit": t["unit"],
+                "direct": fmt(direct.get("value")), "TLS tunnel": fmt(tunnel.get("value")),
+                "vs direct": fmt(ratio(tunnel.get("value"), direct.get("value")), "{:.0%}"),
+                "ends CPU s/GiB": fmt(sum(ends) if ends else None, "{:.2f}"),
+                "relay CPU s/GiB": fmt(cpu.get("hcrelay"), "{:.2f}"),
+                "p50 us direct/tunnel": "-" if None in p50 else f"{p50[0]:.0f}/{p50[1]:.0f}",
+                "+p50 us": fmt(None if None in p50 else p50[1] - p50[0]),
+            })
+    return rows
+
+
 def cpu_rows(results):
     rows = []
     for name, r in results["chains"].items():
@@ -177,7 +198,11 @@ def render(results):
     text += table(main_rows(results))
     text += "\nCPU seconds per GiB moved, per process\n\n" + table(cpu_rows(results))
     text += "\nMemory (VmRSS): idle baseline and per idle tunnel\n\n" + table(memory_rows(results))
+    if results.get("apps"):
+        text += ("\nReal applications, direct and through hcbridge -L -> hcrelay (TLS) -> hcbridge -T (same run)\n\n"
+                 + table(app_rows(results)))
     errors = [(n, e) for n, r in results["chains"].items() for e in r.get("errors", [])]
+    errors += [(n, e) for n, r in results.get("apps", {}).items() for e in r.get("errors", [])]
     if errors:
         text += "\nErrors\n\n" + "".join(f"  {n}: {e}\n" for n, e in errors)
     for name, m in results.get("memory", {}).items():
@@ -207,6 +232,11 @@ def write_csv(results, path):
             if r.get("setup"):
                 w.writerow([name, "setup_rate", round(r["setup"]["per_second"], 1), "1/s"])
                 w.writerow([name, "setup_p99_us", r["setup"]["p99_us"], "us"])
+        for app, r in results.get("apps", {}).items():
+            for t in r.get("tests", []):
+                for path in ("direct", "tunnel"):
+                    if (t.get(path) or {}).get("value") is not None:
+                        w.writerow([app, f"{t['test']} [{path}]", round(t[path]["value"], 3), t["unit"]])
         for name, m in results.get("memory", {}).items():
             for role, base in m.get("baseline_kib", {}).items():
                 w.writerow([name, f"baseline_rss[{role}]", base, "KiB"])

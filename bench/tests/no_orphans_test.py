@@ -8,6 +8,7 @@ starts) and then scans /proc for processes that carry the marker:
                  leave nothing running
   SIGTERM        run.py is sent SIGTERM while the hcbridge-ws chain is running: it must exit and leave nothing
   SIGKILL        run.py is killed outright: its children must still go (they are told to when their parent dies)
+  apps SIGTERM   as SIGTERM, while the real-application section runs PostgreSQL (as nobody, with its backends)
 Usage: no_orphans_test.py BUILD_DIR
 """
 import os
@@ -59,13 +60,13 @@ def wait_until(cond, seconds):
     return cond()
 
 
-def start(marker, chains, path_prefix=None):
+def start(marker, chains, path_prefix=None, apps=""):
     env = dict(os.environ, HCB_ORPHAN_MARKER=marker)
     if path_prefix:
         env["PATH"] = path_prefix + os.pathsep + env["PATH"]
     out = os.path.join(SCRATCH, "results-" + marker)
-    return subprocess.Popen([sys.executable, RUN_PY, "--smoke", "--no-memory", "--chains", chains, "--build", BUILD,
-                             "--out", out], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([sys.executable, RUN_PY, "--smoke", "--no-memory", "--chains", chains, "--apps", apps,
+                             "--build", BUILD, "--out", out], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def leftovers(marker):
@@ -93,12 +94,22 @@ def case_broken_chain(stub_dir):
         kill_all(left)
 
 
-def case_signal(sig):
+def command_line(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def case_signal(sig, chains="hcbridge-ws", apps="", waits_for=None):
+    """Signals run.py once a process whose command line holds `waits_for` (hcrelay's path unless given) runs under
+    it."""
     marker = secrets.token_hex(8)
-    proc = start(marker, "hcbridge-ws")
-    relay = os.path.join(BUILD, "src", "hcrelay")
-    up = wait_until(lambda: relay in marked(marker).values(), 60)
-    check(bool(up), f"{sig.name}: the hcbridge-ws chain's hcrelay started")
+    proc = start(marker, chains, apps=apps)
+    needle = waits_for or os.path.join(BUILD, "src", "hcrelay")
+    up = wait_until(lambda: any(needle in command_line(pid) for pid in marked(marker)), 60)
+    check(bool(up), f"{sig.name}: '{needle}' started under run.py ({chains}, apps: {apps or 'none'})")
     proc.send_signal(sig)
     try:
         proc.communicate(timeout=60)
@@ -128,6 +139,9 @@ def main():
         case_broken_chain(stub_dir)
         case_signal(signal.SIGTERM)
         case_signal(signal.SIGKILL)
+        # The application section: postgres (run as nobody, with its own backends) must go too.
+        # (its server, not initdb's bootstrap postgres: only the server gets listen_addresses)
+        case_signal(signal.SIGTERM, chains="direct", apps="pgbench", waits_for="listen_addresses=")
     finally:
         shutil.rmtree(SCRATCH, ignore_errors=True)
     print(f"{len(failed)} failed")

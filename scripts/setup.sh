@@ -15,7 +15,8 @@ debs=(
   docker.io debootstrap docker-compose
   tinyproxy squid            # real HTTP CONNECT proxies for the proxy-egress tests (started unprivileged on loopback)
   bind9-dnsutils dnsmasq-base  # dig and a DNS server (no system service) for the UDP tunnel test
-  # real applications through the tunnel in the benchmark (bench/run.py --apps): started by the harness, no service
+  # real applications through the tunnel in the benchmark (bench/run.py --apps): the harness starts its own servers
+  # on loopback (redis-server, postgres as nobody, iperf3 -s); the packages' system services are not used
   iperf3 redis-server redis-tools postgresql
 )
 

@@ -6,6 +6,7 @@
 #include "hc/url.hpp"
 #include "net/address.hpp"
 #include "net/tcp_connect.hpp"
+#include "net/unix_socket.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -137,17 +138,21 @@ void AcceptHandshake::open_udp_route() {
 // and closes later, so its clients see a connect followed by EOF).
 void AcceptHandshake::do_connect_target(const RemoteTarget& target) {
   target_ = &target;
-  net::async_tcp_connect(owner_->io(), target.host, target.port, ms(owner_->config().connect_timeout),
-                         [self = shared_from_this()](std::error_code ec, asio::ip::tcp::socket socket) {
-                           self->on_target(ec, std::move(socket));
-                         });
+  const auto timeout = ms(owner_->config().connect_timeout);
+  auto connected = [self = shared_from_this()](std::error_code ec, auto socket) {
+    self->on_target(ec, LocalStream(std::move(socket)));
+  };
+  if (target.protocol == Protocol::unix_socket) {
+    net::async_unix_connect(owner_->io(), target.socket_path, timeout, std::move(connected));
+    return;
+  }
+  net::async_tcp_connect(owner_->io(), target.host, target.port, timeout, std::move(connected));
 }
 
-void AcceptHandshake::on_target(std::error_code ec, asio::ip::tcp::socket socket) {
+void AcceptHandshake::on_target(std::error_code ec, LocalStream socket) {
   if (cancelled_) return;
   if (ec) {
-    fail("target_unreachable", "target " + target_->host + ":" + std::to_string(target_->port) + " unreachable: " +
-                                   ec.message());
+    fail("target_unreachable", "target " + target_text(*target_) + " unreachable: " + ec.message());
     return ws_->send_close(1011, "target unreachable: " + ec.message());
   }
   target_socket_ = std::move(socket);
@@ -171,9 +176,8 @@ void AcceptHandshake::on_reply(std::error_code ec) {
 
 void AcceptHandshake::open_tunnel() {
   slot_.release();  // from here the tunnel counts toward max_connections
-  TunnelInfo info{owner_->tunnels().next_id(), owner_->name(), owner_->forward().hc,
-                  peer_ + " -> " + net::host_for_url(target_->host) + ":" + std::to_string(target_->port), accept_.id,
-                  started_};
+  TunnelInfo info{owner_->tunnels().next_id(), owner_->name(), owner_->forward().hc, peer_ + " -> " + target_text(*target_),
+                  accept_.id, started_};
   const Seconds idle = owner_->forward().idle_timeout.value_or(owner_->config().idle_timeout);
   owner_->tunnels().open(info, std::move(target_socket_), ws_, std::move(leftover_), ms(idle));
 }

@@ -35,7 +35,7 @@ class AcceptHandshake : public Handshake, public std::enable_shared_from_this<Ac
   void refuse_mode(const PreambleRequest& request, bool port_is_udp);
   void open_udp_route();
   void do_connect_target(const RemoteTarget& target);
-  void on_target(std::error_code ec, asio::ip::tcp::socket socket);
+  void on_target(std::error_code ec, LocalStream socket);
   void do_reply();
   void on_reply(std::error_code ec);
   void open_tunnel();
@@ -50,7 +50,7 @@ class AcceptHandshake : public Handshake, public std::enable_shared_from_this<Ac
   std::shared_ptr<net::WebSocket> ws_;
   const RemoteTarget* target_ = nullptr;
   std::string leftover_;  // payload that came with the preamble
-  asio::ip::tcp::socket target_socket_;
+  LocalStream target_socket_;
   bool cancelled_ = false;
 };
 

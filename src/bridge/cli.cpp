@@ -37,6 +37,10 @@ constexpr const char* kFooter = R"(Forwarding expressions (azbridge grammar; IPv
        listen on hc and connect each stream to host:port (default host localhost), chosen by port name.
        e.g. -T web:80   -T "db:sql/10.0.0.5:1433;metrics/9100"
   -R hc:[host:][port_name/]port   (azbridge's legacy order of -T)
+  -L [port_name/]unix:PATH:hc   -T hc:[port_name/]unix:PATH
+       a Unix stream socket instead of a TCP port (absolute or relative PATH; port_name defaults to PATH as
+       written); -L creates the socket with mode 0660 and replaces a stale socket file, never any other file.
+       e.g. -L unix:/run/app/app.sock:app   -T "app:api/unix:/run/app/api.sock"
 
 Environment:
   HCBRIDGE_CONNECTION_STRING   connection string, used when -x is not given

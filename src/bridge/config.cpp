@@ -8,6 +8,7 @@
 #include "hc/sas.hpp"
 #include "hc/url.hpp"
 #include "net/address.hpp"
+#include "net/unix_socket.hpp"
 
 #include <arpa/inet.h>
 #include <sys/stat.h>
@@ -24,7 +25,24 @@
 
 namespace bridge {
 
-const char* protocol_name(Protocol p) { return p == Protocol::udp ? "udp" : "tcp"; }
+const char* protocol_name(Protocol p) {
+  switch (p) {
+    case Protocol::udp: return "udp";
+    case Protocol::unix_socket: return "unix";
+    case Protocol::tcp: break;
+  }
+  return "tcp";
+}
+
+std::string binding_text(const LocalBinding& b) {
+  if (b.protocol == Protocol::unix_socket) return "unix:" + b.socket_path;
+  return net::host_for_url(b.bind_host) + ":" + std::to_string(b.port) + (b.protocol == Protocol::udp ? "/udp" : "");
+}
+
+std::string target_text(const RemoteTarget& t) {
+  if (t.protocol == Protocol::unix_socket) return "unix:" + t.socket_path;
+  return net::host_for_url(t.host) + ":" + std::to_string(t.port) + (t.protocol == Protocol::udp ? "/udp" : "");
+}
 
 namespace {
 
@@ -448,8 +466,21 @@ hc::Result<bool> check_settings(Validator& v, const Config& config) {
   return true;
 }
 
+// A Unix socket binding: a usable path (a file that is not a socket is never replaced), an owner and group that exist.
+hc::Result<bool> check_socket_binding(const LocalBinding& b, const std::string& label) {
+  if (const std::string p = socket_path_problem(b.socket_path); !p.empty()) return hc::fail(label + ": " + p);
+  if (const std::string p = net::socket_file_problem(b.socket_path); !p.empty()) return hc::fail(label + ": " + p);
+  if (b.socket_file.mode > 0777)
+    return hc::fail(label + ": socket mode " + std::to_string(b.socket_file.mode) + " is not a permission mode");
+  if (!b.socket_file.owner.empty())
+    if (auto uid = net::lookup_user(b.socket_file.owner); !uid) return hc::fail(label + ": socket owner: " + uid.error());
+  if (!b.socket_file.group.empty())
+    if (auto gid = net::lookup_group(b.socket_file.group); !gid) return hc::fail(label + ": socket group: " + gid.error());
+  return true;
+}
+
 hc::Result<bool> check_local_forwards(Validator& v, Config& config) {
-  std::map<std::tuple<std::string, uint16_t, Protocol>, std::string> bound;  // (host, port, protocol) -> label
+  std::map<std::string, std::string> bound;  // what a binding listens on ("tcp 127.0.0.1:80", "unix /a.sock") -> label
   for (std::size_t i = 0; i < config.local_forwards.size(); ++i) {
     LocalForward& f = config.local_forwards[i];
     const std::string label = forward_label(f.origin, "local_forward", i);
@@ -458,6 +489,16 @@ hc::Result<bool> check_local_forwards(Validator& v, Config& config) {
                       " is invalid: " + hc_name_problem(f.hc));
     if (f.bindings.empty()) return hc::fail(label + ": no bindings (give at least one [bind_addr:]port)");
     for (auto& b : f.bindings) {
+      if (b.protocol == Protocol::unix_socket) {
+        auto socket = check_socket_binding(b, label);
+        if (!socket) return socket;
+        if (b.port_name.empty()) b.port_name = b.socket_path;
+        if (!f.raw && !hc::valid_port_name(b.port_name)) return hc::fail(port_name_error(label, b.port_name));
+        const auto [it, inserted] = bound.emplace("unix " + b.socket_path, label);
+        if (!inserted)
+          return hc::fail(label + ": " + binding_text(b) + " is bound twice (also by " + it->second + ")");
+        continue;
+      }
       if (b.bind_host == "*") b.bind_host = "0.0.0.0";
       if (!valid_host(b.bind_host))
         return hc::fail(label + ": bind address " + hc::quote_for_message(b.bind_host, 80) +
@@ -467,7 +508,8 @@ hc::Result<bool> check_local_forwards(Validator& v, Config& config) {
       if (f.raw && b.protocol == Protocol::udp)
         return hc::fail(label + ": UDP needs azbridge's datagram framing, so a raw forward carries TCP only");
       if (!f.raw && !hc::valid_port_name(b.port_name)) return hc::fail(port_name_error(label, b.port_name));
-      const auto key = std::make_tuple(hc::ascii_lower(b.bind_host), b.port, b.protocol);
+      const std::string key =
+          std::string(protocol_name(b.protocol)) + " " + hc::ascii_lower(b.bind_host) + ":" + std::to_string(b.port);
       const auto [it, inserted] = bound.emplace(key, label);
       if (!inserted)
         return hc::fail(label + ": " + net::host_for_url(b.bind_host) + ":" + std::to_string(b.port) +
@@ -477,6 +519,19 @@ hc::Result<bool> check_local_forwards(Validator& v, Config& config) {
     if (!common) return common;
   }
 
+  return true;
+}
+
+// A TCP or UDP target: a valid host and port; its default port name is the port number ("53U" for UDP).
+hc::Result<bool> check_network_target(RemoteTarget& t, bool raw, const std::string& label) {
+  if (t.host.empty()) t.host = "localhost";
+  if (!valid_host(t.host))
+    return hc::fail(label + ": target host " + hc::quote_for_message(t.host, 80) +
+                    " is not a valid host name or IP address");
+  if (t.port == 0) return hc::fail(label + ": port 0 is not allowed (expected 1-65535)");
+  if (t.port_name.empty()) t.port_name = std::to_string(t.port) + (t.protocol == Protocol::udp ? "U" : "");
+  if (raw && t.protocol == Protocol::udp)
+    return hc::fail(label + ": UDP needs azbridge's datagram framing, so a raw forward carries TCP only");
   return true;
 }
 
@@ -501,14 +556,12 @@ hc::Result<bool> check_remote_forwards(Validator& v, Config& config) {
                       std::to_string(f.targets.size()) + ")");
     std::set<std::string> names;
     for (auto& t : f.targets) {
-      if (t.host.empty()) t.host = "localhost";
-      if (!valid_host(t.host))
-        return hc::fail(label + ": target host " + hc::quote_for_message(t.host, 80) +
-                        " is not a valid host name or IP address");
-      if (t.port == 0) return hc::fail(label + ": port 0 is not allowed (expected 1-65535)");
-      if (t.port_name.empty()) t.port_name = std::to_string(t.port) + (t.protocol == Protocol::udp ? "U" : "");
-      if (f.raw && t.protocol == Protocol::udp)
-        return hc::fail(label + ": UDP needs azbridge's datagram framing, so a raw forward carries TCP only");
+      if (t.protocol == Protocol::unix_socket) {
+        if (const std::string p = socket_path_problem(t.socket_path); !p.empty()) return hc::fail(label + ": " + p);
+        if (t.port_name.empty()) t.port_name = t.socket_path;
+      } else if (auto checked = check_network_target(t, f.raw, label); !checked) {
+        return checked;
+      }
       if (f.raw) continue;
       if (!hc::valid_port_name(t.port_name)) return hc::fail(port_name_error(label, t.port_name));
       if (!names.insert(t.port_name).second)
@@ -543,7 +596,9 @@ std::string local_forward_name(const Config& config, const LocalForward& forward
   const std::string base = "L:" + forward.hc;
   const auto first_binding = [](const LocalForward& f) {
     if (f.bindings.empty()) return std::string();
-    return net::host_for_url(f.bindings.front().bind_host) + ":" + std::to_string(f.bindings.front().port);
+    const LocalBinding& b = f.bindings.front();
+    if (b.protocol == Protocol::unix_socket) return "unix:" + b.socket_path;
+    return net::host_for_url(b.bind_host) + ":" + std::to_string(b.port);
   };
   const auto shares_hc = std::count_if(config.local_forwards.begin(), config.local_forwards.end(),
                                        [&](const LocalForward& f) { return f.hc == forward.hc; });

@@ -65,17 +65,28 @@ struct RelaySettings {
                                  // against the forward's hc by validate_config, not used at run time
 };
 
-// What a binding or target carries: TCP and Unix sockets in azbridge's stream mode, UDP in its datagram mode.
-enum class Protocol { tcp, udp };
-const char* protocol_name(Protocol p);
+// What a binding or target carries: TCP and Unix stream sockets in azbridge's stream mode, UDP in its datagram mode.
+enum class Protocol { tcp, udp, unix_socket };
+const char* protocol_name(Protocol p);  // "tcp", "udp", "unix" (the config file's words)
+
+// A Unix socket binding's file: its permissions, and its owner and group (names or numeric ids; set only when given,
+// which needs root unless they are the daemon's own).
+struct SocketFileSettings {
+  unsigned mode = 0660;
+  std::string owner;
+  std::string group;
+};
 
 // Local forward (sender side): accept TCP (or receive UDP) on these addresses, open a sender WebSocket per client
 // (per client address for UDP).
 struct LocalBinding {
   std::string bind_host = "127.0.0.1";  // loopback unless told otherwise
   uint16_t port = 0;
-  std::string port_name;                // sent in the azbridge preamble; default: the port number as text ("5353U" for UDP)
+  std::string port_name;                // sent in the azbridge preamble; default: the port number as text ("5353U" for UDP),
+                                        // for a Unix socket the path as written (azbridge's "socket text")
   Protocol protocol = Protocol::tcp;
+  std::string socket_path;              // Unix socket bindings: the path to listen on (bind_host and port unused)
+  SocketFileSettings socket_file;
 };
 
 struct LocalForward {
@@ -90,11 +101,16 @@ struct LocalForward {
 
 // Remote forward (listener side): a control channel per HC; each accepted stream goes to the target its port name picks.
 struct RemoteTarget {
-  std::string port_name;                // default: the port number as text ("53U" for UDP)
+  std::string port_name;                // default: the port number as text ("53U" for UDP), the path for a Unix socket
   std::string host = "localhost";
   uint16_t port = 0;
   Protocol protocol = Protocol::tcp;
+  std::string socket_path;              // Unix socket targets: the path to connect to (host and port unused)
 };
+
+// How a binding or target shows in messages and logs: "127.0.0.1:8080", "[::1]:5353/udp", "unix:/run/app.sock".
+std::string binding_text(const LocalBinding& b);
+std::string target_text(const RemoteTarget& t);
 
 struct RemoteForward {
   std::string hc;

@@ -105,21 +105,97 @@ bool read_endpoint_texts(ConfigReader& r, const JNode& v, const std::string& pat
     const std::string p = v.kind == JNode::Kind::array ? item_path(path, i) : path;
     auto endpoint = e.parse_text(texts[i].first);
     if (!endpoint) return r.fail(*texts[i].second, p, endpoint.error());
-    if (!d.default_port_name.empty() && texts[i].first.find('/') == std::string::npos)
+    if (!d.default_port_name.empty() && !names_its_port(texts[i].first))
       endpoint->port_name = d.default_port_name;
     (d.forward.*e.list).push_back(std::move(endpoint.value()));
   }
   return true;
 }
 
-// "tcp" or "udp" (Unix sockets are not supported yet).
+// "tcp", "udp" or "unix".
 bool read_protocol(ConfigReader& r, const JNode& v, const std::string& path, Protocol& out) {
   std::string text;
   if (!r.get_string(v, path, text)) return false;
   if (text == "tcp") out = Protocol::tcp;
   else if (text == "udp") out = Protocol::udp;
-  else return r.fail(v, path, hc::quote_for_message(text, 40) + " is not a protocol (expected \"tcp\" or \"udp\")");
+  else if (text == "unix") out = Protocol::unix_socket;
+  else
+    return r.fail(v, path,
+                  hc::quote_for_message(text, 40) + " is not a protocol (expected \"tcp\", \"udp\" or \"unix\")");
   return true;
+}
+
+// "mode": a string of octal digits, e.g. "0660" (JSON has no octal numbers), at most 0777.
+bool read_socket_mode(ConfigReader& r, const JNode& v, const std::string& path, unsigned& out) {
+  std::string text;
+  if (!r.get_string(v, path, text)) return false;
+  unsigned mode = 0;
+  bool octal = !text.empty() && text.size() <= 4;
+  for (char c : text) {
+    if (c < '0' || c > '7') octal = false;
+    else mode = mode * 8 + static_cast<unsigned>(c - '0');
+  }
+  if (!octal || mode > 0777)
+    return r.fail(v, path, hc::quote_for_message(text, 40) +
+                               " is not a file mode (expected octal permissions as a string, e.g. \"0660\")");
+  out = mode;
+  return true;
+}
+
+// A Unix socket endpoint has a path and no port or host; a TCP or UDP one the other way round.
+bool check_socket_keys(ConfigReader& r, const JNode& item, const std::string& p, bool is_socket,
+                       const std::vector<const char*>& socket_only, const std::vector<const char*>& network_only) {
+  for (const char* key : is_socket ? network_only : socket_only)
+    if (item.member(key) != nullptr)
+      return r.fail_at(item.key_offset(key), member_path(p, key),
+                       std::string("'") + key + "' does not apply to " +
+                           (is_socket ? "a Unix socket (\"protocol\": \"unix\")" : "a TCP or UDP port"));
+  if (is_socket && item.member("path") == nullptr) return r.fail(item, p, "missing required key 'path' (the socket path)");
+  return true;
+}
+
+bool read_socket_path(ConfigReader& r, const JNode& item, const std::string& p, std::string& out) {
+  const JNode* v = item.member("path");
+  if (!r.get_string(*v, member_path(p, "path"), out)) return false;
+  if (const std::string problem = socket_path_problem(out); !problem.empty())
+    return r.fail(*v, member_path(p, "path"), problem);
+  return true;
+}
+
+// The socket-only keys of each endpoint kind: a listening socket's file has a mode and an owner; a target has a path.
+bool read_socket_item(ConfigReader& r, const JNode& item, const std::string& p, LocalBinding& b) {
+  if (!check_socket_keys(r, item, p, b.protocol == Protocol::unix_socket, {"path", "mode", "owner", "group"},
+                         {"address", "port"}))
+    return false;
+  if (b.protocol != Protocol::unix_socket) return true;
+  if (!read_socket_path(r, item, p, b.socket_path)) return false;
+  if (const JNode* v = item.member("mode"))
+    if (!read_socket_mode(r, *v, member_path(p, "mode"), b.socket_file.mode)) return false;
+  if (const JNode* v = item.member("owner"))
+    if (!r.get_string(*v, member_path(p, "owner"), b.socket_file.owner)) return false;
+  if (const JNode* v = item.member("group"))
+    if (!r.get_string(*v, member_path(p, "group"), b.socket_file.group)) return false;
+  return true;
+}
+
+bool read_socket_item(ConfigReader& r, const JNode& item, const std::string& p, RemoteTarget& t) {
+  if (!check_socket_keys(r, item, p, t.protocol == Protocol::unix_socket, {"path"}, {"host", "port"})) return false;
+  return t.protocol != Protocol::unix_socket || read_socket_path(r, item, p, t.socket_path);
+}
+
+// The default port name: the port number ("5353U" for UDP), or azbridge's socket text for a Unix socket.
+template <class Endpoint>
+std::string default_endpoint_name(const Endpoint& e) {
+  if (e.protocol == Protocol::unix_socket) return e.socket_path;
+  return std::to_string(e.port) + (e.protocol == Protocol::udp ? "U" : "");
+}
+
+bool read_port(ConfigReader& r, const JNode& port, const std::string& p, uint16_t& out) {
+  if (port.kind == JNode::Kind::number && port.number < 0)
+    return r.fail(port, member_path(p, "port"),
+                  "negative port numbers (azbridge's way of writing UDP) are not accepted; write \"port\": " +
+                      std::to_string(static_cast<long long>(-port.number)) + ", \"protocol\": \"udp\"");
+  return r.get_port(port, member_path(p, "port"), out);
 }
 
 template <class Forward, class Endpoint>
@@ -132,19 +208,21 @@ bool read_endpoint_item(ConfigReader& r, const JNode& item, const std::string& p
     if (!r.get_host(*v, member_path(p, e.host_key), e.allow_star, endpoint.*e.host)) return false;
   if (const JNode* v = item.member("protocol"))
     if (!read_protocol(r, *v, member_path(p, "protocol"), endpoint.protocol)) return false;
+  if (!read_socket_item(r, item, p, endpoint)) return false;
   const JNode* port = item.member("port");
-  if (port == nullptr) return r.fail(item, p, "missing required key 'port'");
-  if (port->kind == JNode::Kind::number && port->number < 0)
-    return r.fail(*port, member_path(p, "port"),
-                  "negative port numbers (azbridge's way of writing UDP) are not accepted; write \"port\": " +
-                      std::to_string(static_cast<long long>(-port->number)) + ", \"protocol\": \"udp\"");
-  if (!r.get_port(*port, member_path(p, "port"), endpoint.port)) return false;
+  if (endpoint.protocol == Protocol::unix_socket) {
+    // no port: the path is the endpoint
+  } else if (port == nullptr) {
+    return r.fail(item, p, "missing required key 'port'");
+  } else if (!read_port(r, *port, p, endpoint.port)) {
+    return false;
+  }
   if (const JNode* v = item.member("port_name")) {
     if (!r.get_port_name(*v, member_path(p, "port_name"), endpoint.port_name)) return false;
   } else if (!d.default_port_name.empty()) {
     endpoint.port_name = d.default_port_name;
   } else {
-    endpoint.port_name = std::to_string(endpoint.port) + (endpoint.protocol == Protocol::udp ? "U" : "");
+    endpoint.port_name = default_endpoint_name(endpoint);
   }
   (d.forward.*e.list).push_back(std::move(endpoint));
   return true;
@@ -179,7 +257,8 @@ struct ForwardKind {
 const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
   static const ForwardKind<LocalForward, LocalBinding> kind{
       common_forward_keys<LocalForward>(),
-      {"bind", "bindings", "\"127.0.0.1:8080\"", parse_local_binding, {"address", "port", "port_name", "protocol"}, "address",
+      {"bind", "bindings", "\"127.0.0.1:8080\"", parse_local_binding, {"address", "port", "port_name", "protocol", "path", "mode", "owner", "group"},
+       "address",
        true, &LocalBinding::bind_host, &LocalForward::bindings}};
   return kind;
 }
@@ -187,7 +266,8 @@ const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
 const ForwardKind<RemoteForward, RemoteTarget>& remote_forward_kind() {
   static const ForwardKind<RemoteForward, RemoteTarget> kind{
       common_forward_keys<RemoteForward>(),
-      {"target", "targets", "\"localhost:80\"", parse_remote_target, {"port_name", "host", "port", "protocol"}, "host", false,
+      {"target", "targets", "\"localhost:80\"", parse_remote_target, {"port_name", "host", "port", "protocol", "path"}, "host",
+       false,
        &RemoteTarget::host, &RemoteForward::targets}};
   return kind;
 }

@@ -8,6 +8,7 @@
 #include <rapidjson/stringbuffer.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <vector>
 
@@ -142,9 +143,18 @@ void write_local_forwards(Writer& w, const std::vector<LocalForward>& forwards) 
     w.StartArray();
     for (const auto& b : f.bindings) {
       w.StartObject();
-      write_string(w, "address", b.bind_host);
-      w.Key("port");
-      w.Uint(b.port);
+      if (b.protocol == Protocol::unix_socket) {
+        write_string(w, "path", b.socket_path);
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", b.socket_file.mode);
+        write_string(w, "mode", mode);
+        if (!b.socket_file.owner.empty()) write_string(w, "owner", b.socket_file.owner);
+        if (!b.socket_file.group.empty()) write_string(w, "group", b.socket_file.group);
+      } else {
+        write_string(w, "address", b.bind_host);
+        w.Key("port");
+        w.Uint(b.port);
+      }
       write_string(w, "port_name", b.port_name);
       if (b.protocol != Protocol::tcp) write_string(w, "protocol", protocol_name(b.protocol));
       w.EndObject();
@@ -167,9 +177,13 @@ void write_remote_forwards(Writer& w, const std::vector<RemoteForward>& forwards
     for (const auto& t : f.targets) {
       w.StartObject();
       write_string(w, "port_name", t.port_name);
-      write_string(w, "host", t.host);
-      w.Key("port");
-      w.Uint(t.port);
+      if (t.protocol == Protocol::unix_socket) {
+        write_string(w, "path", t.socket_path);
+      } else {
+        write_string(w, "host", t.host);
+        w.Key("port");
+        w.Uint(t.port);
+      }
       if (t.protocol != Protocol::tcp) write_string(w, "protocol", protocol_name(t.protocol));
       w.EndObject();
     }

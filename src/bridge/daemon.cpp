@@ -83,7 +83,8 @@ std::string forward_identity(const Config& config, const LocalForward& f) {
   std::ostringstream o;
   o << "L|" << local_forward_name(config, f) << '|' << f.raw << '|';  // a new name (a second forward on the HC) restarts it
   for (const auto& b : f.bindings)
-    o << b.bind_host << ':' << b.port << '/' << b.port_name << '/' << protocol_name(b.protocol) << ';';
+    o << binding_text(b) << '/' << b.port_name << '/' << protocol_name(b.protocol) << '/' << b.socket_file.mode << '/'
+      << b.socket_file.owner << '/' << b.socket_file.group << ';';
   o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
     << '|' << globals_identity(config);
   return o.str();
@@ -92,7 +93,7 @@ std::string forward_identity(const Config& config, const LocalForward& f) {
 std::string forward_identity(const Config& config, const RemoteForward& f) {
   std::ostringstream o;
   o << "T|" << f.hc << '|' << f.raw << '|';
-  for (const auto& t : f.targets) o << t.port_name << '/' << t.host << ':' << t.port << '/' << protocol_name(t.protocol) << ';';
+  for (const auto& t : f.targets) o << t.port_name << '/' << target_text(t) << '/' << protocol_name(t.protocol) << ';';
   o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
     << '|' << globals_identity(config);
   return o.str();
@@ -333,6 +334,7 @@ std::vector<ForwardState> Daemon::forward_states() const {
     std::string detail = "listening on";
     for (const auto& ep : l->local_endpoints()) detail += " " + ep.address().to_string() + ":" + std::to_string(ep.port());
     for (const auto& ep : l->udp_endpoints()) detail += " " + ep.address().to_string() + ":" + std::to_string(ep.port()) + "/udp";
+    for (const auto& path : l->socket_paths()) detail += " unix:" + path;
     out.push_back({l->name(), l->listening(), l->listening() ? detail : "not listening"});
   }
   for (const auto& r : remote_)

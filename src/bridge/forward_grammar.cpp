@@ -4,6 +4,7 @@
 #include "hc/url.hpp"
 
 #include <arpa/inet.h>
+#include <sys/un.h>
 
 #include <string>
 
@@ -14,17 +15,22 @@ namespace {
 constexpr std::size_t kQuoteMax = 120;
 constexpr std::size_t kMaxHcName = 260;
 constexpr std::size_t kMaxHostName = 253;
+constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;  // 107 bytes on Linux, plus the NUL
+constexpr std::string_view kUnixPrefix = "unix:";
 
 constexpr const char* kLocalSyntax =
-    "expected [bind_addr:]port[U][/port_name]{;more}:hc, e.g. 8080:myhc, 127.0.0.1:8080/web:myhc or 5353U:myhc";
+    "expected [bind_addr:]port[U][/port_name]{;more}:hc or [port_name/]unix:PATH:hc, e.g. 8080:myhc, "
+    "127.0.0.1:8080/web:myhc, 5353U:myhc or unix:/run/app.sock:myhc";
 constexpr const char* kRemoteSyntax =
-    "expected hc:[port_name/][host:]port[U]{;more}, e.g. myhc:80, myhc:web/localhost:8080 or myhc:53U";
+    "expected hc:[port_name/][host:]port[U]{;more} or hc:[port_name/]unix:PATH, e.g. myhc:80, "
+    "myhc:web/localhost:8080, myhc:53U or myhc:app/unix:/run/app.sock";
 constexpr const char* kLegacySyntax = "expected hc:[host:][port_name/]port{;more}, e.g. myhc:localhost:web/8080";
 
 std::string q(std::string_view s) { return hc::quote_for_message(s, kQuoteMax); }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
 
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;
@@ -38,6 +44,45 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 bool looks_like_socket_path(std::string_view s) {
   return starts_with(s, "/") || starts_with(s, "./") || starts_with(s, "../") || starts_with(s, "~") ||
          starts_with(s, "@");
+}
+
+// "80" or "53U": a port as the TCP and UDP forms write it.
+bool is_port_text(std::string_view s) {
+  if (s.size() > 1 && (s.back() == 'U' || s.back() == 'u')) s.remove_suffix(1);
+  return all_digits(s);
+}
+
+// azbridge's Unix socket form: the port part is a name, not a number (azbridge.md 1.2), taken as a path relative to
+// the working directory. It must start with a letter, so a mistyped port ("80a") stays an error.
+bool is_relative_socket_name(std::string_view s) {
+  if (s.empty() || !is_alpha(s.front())) return false;
+  for (char c : s)
+    if (!is_alnum(c) && c != '.' && c != '_' && c != '-') return false;
+  return true;
+}
+
+// "[port_name/]unix:PATH". Port names never contain ':', so the first "unix:" is the marker when what precedes it is
+// empty or a port name and '/'. "unix:" followed by a port number stays a host called "unix" with that port.
+struct UnixForm {
+  bool found = false;
+  bool has_name = false;
+  std::string_view name;
+  std::string_view path;
+};
+
+UnixForm find_unix_form(std::string_view text) {
+  const std::size_t at = text.find(kUnixPrefix);
+  if (at == std::string_view::npos) return {};
+  const std::string_view before = text.substr(0, at);
+  if ((!before.empty() && before.back() != '/') || before.find(':') != std::string_view::npos) return {};
+  const std::string_view path = text.substr(at + kUnixPrefix.size());
+  if (is_port_text(path)) return {};
+  UnixForm u;
+  u.found = true;
+  u.path = path;
+  u.has_name = !before.empty();
+  if (u.has_name) u.name = before.substr(0, before.size() - 1);
+  return u;
 }
 
 enum class Side { local, remote };
@@ -57,8 +102,8 @@ hc::Result<PortAndProtocol> parse_port_text(std::string_view text, Side side) {
     text.remove_suffix(1);
   }
   if (!all_digits(text))
-    return hc::fail(q(text) + " is not a port number (expected 1-65535; Unix socket " +
-                    (side == Side::local ? "bindings" : "targets") + " are not supported (yet))");
+    return hc::fail(q(text) + " is not a port number (expected 1-65535, or a Unix socket " +
+                    (side == Side::local ? "binding" : "target") + " written unix:PATH)");
   unsigned long value = 0;
   for (char c : text) {
     value = value * 10 + static_cast<unsigned long>(c - '0');
@@ -138,12 +183,42 @@ hc::Result<std::string> checked_port_name(std::string_view name) {
   return std::string(name);
 }
 
-// "[bind_addr:]port[/port_name]"; errors are "what" only.
+// The port name of a socket binding or target: the one given, or azbridge's default, the socket text as written.
+hc::Result<std::string> socket_port_name(std::string_view path, bool has_name, std::string_view name) {
+  if (has_name) {
+    if (name.empty()) return hc::fail("empty port name before '/'");
+    return checked_port_name(name);
+  }
+  if (!hc::valid_port_name(path))
+    return hc::fail("the socket path " + q(path) + " cannot be its own port name (a port name is 1-255 characters of "
+                    "A-Z a-z 0-9 . _ - /); give one, e.g. app/unix:" + std::string(path));
+  return std::string(path);
+}
+
+const char* kWriteSocketAsUnix = "a Unix socket is written unix:PATH (e.g. unix:/run/app.sock, or with a port name "
+                                 "app/unix:/run/app.sock)";
+
+hc::Result<LocalBinding> socket_binding(std::string_view path, bool has_name, std::string_view name) {
+  if (const std::string problem = socket_path_problem(path); !problem.empty()) return hc::fail(problem);
+  LocalBinding b;
+  b.protocol = Protocol::unix_socket;
+  b.socket_path = std::string(path);
+  auto named = socket_port_name(path, has_name, name);
+  if (!named) return hc::fail(named.error());
+  b.port_name = std::move(named.value());
+  return b;
+}
+
+// "[bind_addr:]port[/port_name]", "[port_name/]unix:PATH" or azbridge's "socket[/port_name]"; errors are "what" only.
 hc::Result<LocalBinding> local_binding(std::string_view text) {
   if (text.empty()) return hc::fail("empty binding (expected [bind_addr:]port[/port_name])");
-  if (looks_like_socket_path(text)) return hc::fail("Unix socket bindings are not supported (yet); give a TCP port");
+  if (const UnixForm u = find_unix_form(text); u.found) return socket_binding(u.path, u.has_name, u.name);
+  if (looks_like_socket_path(text)) return hc::fail(kWriteSocketAsUnix);
   const std::size_t slash = text.find('/');
   const std::string_view addr_port = text.substr(0, slash);
+  if (is_relative_socket_name(addr_port))
+    return socket_binding(addr_port, slash != std::string_view::npos,
+                          slash == std::string_view::npos ? std::string_view() : text.substr(slash + 1));
   LocalBinding b;
   auto hp = split_host_port(addr_port, "bind address", true);
   if (!hp) return hc::fail(hp.error());
@@ -192,10 +267,25 @@ hc::Result<bool> name_target(RemoteTarget& t, bool has_name, std::string_view na
   return true;
 }
 
+hc::Result<RemoteTarget> socket_target(std::string_view path, bool has_name, std::string_view name) {
+  if (const std::string problem = socket_path_problem(path); !problem.empty()) return hc::fail(problem);
+  RemoteTarget t;
+  t.protocol = Protocol::unix_socket;
+  t.socket_path = std::string(path);
+  auto named = socket_port_name(path, has_name, name);
+  if (!named) return hc::fail(named.error());
+  if (has_name && is_udp_port_name(name))
+    return hc::fail("port name " + q(name) + " is a UDP port name (azbridge senders use datagram mode for it) but the "
+                    "target is a Unix stream socket");
+  t.port_name = std::move(named.value());
+  return t;
+}
+
 // "[port_name/][host:]port"; errors are "what" only.
 hc::Result<RemoteTarget> remote_target(std::string_view text) {
   if (text.empty()) return hc::fail("empty target (expected [port_name/][host:]port)");
-  if (looks_like_socket_path(text)) return hc::fail("Unix socket targets are not supported (yet); give a TCP port");
+  if (const UnixForm u = find_unix_form(text); u.found) return socket_target(u.path, u.has_name, u.name);
+  if (looks_like_socket_path(text)) return hc::fail(kWriteSocketAsUnix);
   RemoteTarget t;
   const std::size_t slash = text.rfind('/');
   std::string_view rest = text;
@@ -206,6 +296,7 @@ hc::Result<RemoteTarget> remote_target(std::string_view text) {
     if (name.empty()) return hc::fail("empty port name before '/'");
     if (rest.empty()) return hc::fail("missing [host:]port after the port name");
   }
+  if (is_relative_socket_name(rest)) return socket_target(rest, slash != std::string_view::npos, name);
   auto ok = target_host_port(rest, t);
   if (!ok) return hc::fail(ok.error());
   auto named = name_target(t, slash != std::string_view::npos, name);
@@ -216,7 +307,8 @@ hc::Result<RemoteTarget> remote_target(std::string_view text) {
 // Legacy "[host:][port_name/]port"; errors are "what" only.
 hc::Result<RemoteTarget> legacy_target(std::string_view text) {
   if (text.empty()) return hc::fail("empty target (expected [host:][port_name/]port)");
-  if (looks_like_socket_path(text)) return hc::fail("Unix socket targets are not supported (yet); give a TCP port");
+  if (const UnixForm u = find_unix_form(text); u.found) return socket_target(u.path, u.has_name, u.name);
+  if (looks_like_socket_path(text)) return hc::fail(kWriteSocketAsUnix);
   RemoteTarget t;
   std::string_view rest = text;
   if (text.front() == '[') {
@@ -251,6 +343,10 @@ hc::Result<RemoteTarget> legacy_target(std::string_view text) {
     name = rest.substr(0, slash);
     port_text = rest.substr(slash + 1);
     if (name.empty()) return hc::fail("empty port name before '/'");
+  }
+  if (is_relative_socket_name(port_text)) {
+    if (rest.size() != text.size()) return hc::fail("a Unix socket target has no host (got " + q(text) + ")");
+    return socket_target(port_text, slash != std::string_view::npos, name);
   }
   auto port = parse_port_text(port_text, Side::remote);
   if (!port) return hc::fail(port.error());
@@ -351,6 +447,21 @@ std::string hc_name_problem(std::string_view name) {
 }
 
 bool valid_hc_name(std::string_view name) { return hc_name_problem(name).empty(); }
+
+std::string socket_path_problem(std::string_view path) {
+  if (path.empty()) return "empty Unix socket path";
+  if (path.find('\0') != std::string_view::npos) return "the Unix socket path contains a NUL byte";
+  if (path.front() == '@') return "abstract Unix sockets (" + q(path) + ") are not supported; give a file path";
+  if (path.size() > kMaxSocketPath)
+    return "the Unix socket path " + q(path) + " is " + std::to_string(path.size()) +
+           " bytes long; a socket path holds at most " + std::to_string(kMaxSocketPath) + " (sun_path)";
+  return {};
+}
+
+bool names_its_port(std::string_view text) {
+  if (const UnixForm u = find_unix_form(text); u.found) return u.has_name;
+  return text.find('/') != std::string_view::npos;
+}
 
 hc::Result<LocalBinding> parse_local_binding(std::string_view text) {
   auto b = local_binding(text);

@@ -5,11 +5,38 @@
 
 #include <spdlog/spdlog.h>
 
+#include <type_traits>
+
 namespace bridge {
 namespace {
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
   return net::host_for_url(ep.address().to_string()) + ":" + std::to_string(ep.port());
+}
+
+// Who connected, for logs: a TCP client's address; a Unix client is unnamed, so the socket path it came through.
+std::string peer_text(asio::ip::tcp::socket& client, const LocalBinding&) {
+  std::error_code ignored;
+  return endpoint_text(client.remote_endpoint(ignored));
+}
+
+std::string peer_text(net::local_stream::socket&, const LocalBinding& b) { return binding_text(b); }
+
+// The socket file settings of a binding, owner and group resolved (validation has checked that they resolve).
+hc::Result<net::SocketFileOptions> socket_file_options(const LocalBinding& b) {
+  net::SocketFileOptions options;
+  options.mode = b.socket_file.mode;
+  if (!b.socket_file.owner.empty()) {
+    auto uid = net::lookup_user(b.socket_file.owner);
+    if (!uid) return hc::fail(uid.error());
+    options.owner = uid.value();
+  }
+  if (!b.socket_file.group.empty()) {
+    auto gid = net::lookup_group(b.socket_file.group);
+    if (!gid) return hc::fail(gid.error());
+    options.group = gid.value();
+  }
+  return options;
 }
 
 }  // namespace
@@ -20,7 +47,7 @@ LocalForwarder::LocalForwarder(asio::io_context& io, std::shared_ptr<const Confi
   name_ = local_forward_name(*config_, forward_);
 }
 
-hc::Result<std::shared_ptr<LocalForwarder::Binding>> LocalForwarder::bind(const LocalBinding& b) {
+hc::Result<std::shared_ptr<LocalForwarder::TcpBinding>> LocalForwarder::bind(const LocalBinding& b) {
   std::error_code ec;
   std::string host = b.bind_host == "*" ? "0.0.0.0" : b.bind_host;
   asio::ip::address address = asio::ip::make_address(host, ec);
@@ -32,7 +59,7 @@ hc::Result<std::shared_ptr<LocalForwarder::Binding>> LocalForwarder::bind(const 
     address = results.begin()->endpoint().address();
   }
   const asio::ip::tcp::endpoint ep(address, b.port);
-  auto binding = std::make_shared<Binding>(io_, b);
+  auto binding = std::make_shared<TcpBinding>(io_, b);
   auto& acceptor = binding->acceptor;
   acceptor.open(ep.protocol(), ec);
   if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
@@ -43,8 +70,29 @@ hc::Result<std::shared_ptr<LocalForwarder::Binding>> LocalForwarder::bind(const 
   return binding;
 }
 
+hc::Result<std::shared_ptr<LocalForwarder::UnixBinding>> LocalForwarder::bind_unix(const LocalBinding& b) {
+  auto options = socket_file_options(b);
+  if (!options) return hc::fail(name_ + ": socket " + b.socket_path + ": " + options.error());
+  auto binding = std::make_shared<UnixBinding>(io_, b);
+  auto file = net::listen_unix(binding->acceptor, b.socket_path, options.value());
+  if (!file) return hc::fail(name_ + ": " + file.error());
+  binding->file = std::move(file.value());
+  return binding;
+}
+
 hc::Result<bool> LocalForwarder::start() {
   close_bindings();
+  for (const auto& b : forward_.bindings) {
+    if (b.protocol != Protocol::unix_socket) continue;
+    auto bound = bind_unix(b);
+    if (!bound) {
+      close_bindings();
+      return hc::fail(bound.error());
+    }
+    spdlog::info("{}: listening on {} (mode {:04o}, port name '{}'{})", name_, binding_text(b), b.socket_file.mode,
+                 b.port_name, forward_.raw ? ", raw" : "");
+    unix_bindings_.push_back(bound.value());
+  }
   for (const auto& b : forward_.bindings) {
     if (b.protocol != Protocol::tcp) continue;
     auto bound = bind(b);
@@ -63,19 +111,25 @@ hc::Result<bool> LocalForwarder::start() {
   }
   listening_ = true;
   for (auto& b : bindings_) accept_next(b);
+  for (auto& b : unix_bindings_) accept_next(b);
   return true;
 }
 
-void LocalForwarder::Binding::close() {
+template <class Protocol>
+void LocalForwarder::Binding<Protocol>::close() {
+  if (closed) return;
   closed = true;
   std::error_code ignored;
   acceptor.close(ignored);
   retry.cancel();
+  file.remove();
 }
 
 void LocalForwarder::close_bindings() {
   for (auto& b : bindings_) b->close();
+  for (auto& b : unix_bindings_) b->close();
   bindings_.clear();
+  unix_bindings_.clear();
 }
 
 hc::Result<bool> LocalForwarder::start_udp() {
@@ -92,11 +146,19 @@ void LocalForwarder::stop() {
   listening_ = false;
   if (udp_) udp_->stop();
   for (auto& b : bindings_) b->close();  // still listed until a restart: they accept nothing more
+  for (auto& b : unix_bindings_) b->close();
   slots_->cancel_all();
 }
 
 std::vector<asio::ip::udp::endpoint> LocalForwarder::udp_endpoints() const {
   return udp_ ? udp_->local_endpoints() : std::vector<asio::ip::udp::endpoint>{};
+}
+
+std::vector<std::string> LocalForwarder::socket_paths() const {
+  std::vector<std::string> out;
+  for (const auto& b : unix_bindings_)
+    if (!b->closed) out.push_back(b->config.socket_path);
+  return out;
 }
 
 std::vector<asio::ip::tcp::endpoint> LocalForwarder::local_endpoints() const {
@@ -109,13 +171,17 @@ std::vector<asio::ip::tcp::endpoint> LocalForwarder::local_endpoints() const {
   return out;
 }
 
-void LocalForwarder::accept_next(const std::shared_ptr<Binding>& binding) {
-  binding->acceptor.async_accept([self = shared_from_this(), binding](std::error_code ec, asio::ip::tcp::socket client) {
-    self->on_accept(binding, ec, std::move(client));
-  });
+template <class Protocol>
+void LocalForwarder::accept_next(const std::shared_ptr<Binding<Protocol>>& binding) {
+  binding->acceptor.async_accept(
+      [self = shared_from_this(), binding](std::error_code ec, typename Protocol::socket client) {
+        self->on_accept(binding, ec, std::move(client));
+      });
 }
 
-void LocalForwarder::on_accept(const std::shared_ptr<Binding>& binding, std::error_code ec, asio::ip::tcp::socket client) {
+template <class Protocol>
+void LocalForwarder::on_accept(const std::shared_ptr<Binding<Protocol>>& binding, std::error_code ec,
+                               typename Protocol::socket client) {
   if (binding->closed || ec == asio::error::operation_aborted) return;
   if (ec) {
     // Usually EMFILE: pause a little instead of spinning, then go on accepting.
@@ -126,20 +192,30 @@ void LocalForwarder::on_accept(const std::shared_ptr<Binding>& binding, std::err
     });
     return;
   }
+  if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+    std::error_code ignored;
+    client.set_option(asio::ip::tcp::no_delay(true), ignored);
+  }
+  std::string peer = peer_text(client, binding->config);
+  hand_over(std::move(client), std::move(peer), binding->config.port_name);
+  accept_next(binding);
+}
+
+void LocalForwarder::hand_over(LocalStream client, std::string peer, const std::string& port_name) {
   const std::size_t limit = forward_.max_connections.value_or(config_->max_connections);
   const std::size_t open = tunnels_->count(name_) + slots_->in_use();
   if (open >= limit) {
     std::error_code ignored;
     tunnels_->failed(name_, "limit");
     if (const auto n = limit_warnings_.hit())
-      spdlog::warn("{}: refusing a client from {}: {} connections open (max_connections {}){}", name_,
-                   endpoint_text(client.remote_endpoint(ignored)), open, limit, repeats(n));
+      spdlog::warn("{}: refusing a client from {}: {} connections open (max_connections {}){}", name_, peer, open, limit,
+                   repeats(n));
     client.close(ignored);
-  } else {
-    std::make_shared<SenderHandshake>(shared_from_this(), std::move(client), binding->config.port_name, HandshakeSlot(slots_))
-        ->start();
+    return;
   }
-  accept_next(binding);
+  std::make_shared<SenderHandshake>(shared_from_this(), std::move(client), std::move(peer), port_name,
+                                    HandshakeSlot(slots_))
+      ->start();
 }
 
 }  // namespace bridge

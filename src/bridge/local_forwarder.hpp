@@ -1,6 +1,6 @@
-// Local forward (sender side): listens on local TCP addresses and, for each client, runs a SenderHandshake (sender
-// WebSocket to the hybrid connection, azbridge preamble unless raw) that ends in a tunnel. UDP bindings of the forward
-// are served by a UdpLocalForwarder it owns (one route per client address).
+// Local forward (sender side): listens on local TCP addresses and Unix socket paths and, for each client, runs a
+// SenderHandshake (sender WebSocket to the hybrid connection, azbridge preamble unless raw) that ends in a tunnel. UDP
+// bindings of the forward are served by a UdpLocalForwarder it owns (one route per client address).
 #pragma once
 
 #include "bridge/config.hpp"
@@ -9,6 +9,7 @@
 #include "bridge/relay_context.hpp"
 #include "bridge/tunnel_registry.hpp"
 #include "bridge/udp_local_forwarder.hpp"
+#include "net/unix_socket.hpp"
 
 #include <memory>
 #include <string>
@@ -24,7 +25,8 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   // Binds every address; fails (naming the address) if any cannot be bound. Also restarts after stop() (a reload
   // that rolled back).
   hc::Result<bool> start();
-  // Stops accepting and cancels the connections still being set up; open tunnels are left to drain.
+  // Stops accepting, removes its socket files and cancels the connections still being set up; open tunnels are left
+  // to drain.
   void stop();
 
   bool listening() const { return listening_; }
@@ -39,22 +41,33 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   const RelayContext& relay() const { return relay_; }
   TunnelRegistry& tunnels() { return *tunnels_; }
   std::vector<asio::ip::udp::endpoint> udp_endpoints() const;
+  std::vector<std::string> socket_paths() const;
 
  private:
-  // One listening address. Shared with its pending accept and retry timer, so a completion that arrives after stop()
-  // (or after a restart replaced the binding) finds it alive and closed, never freed.
+  // One listening address (TCP) or socket path (Unix). Shared with its pending accept and retry timer, so a
+  // completion that arrives after stop() (or after a restart replaced the binding) finds it alive and closed, never
+  // freed.
+  template <class Protocol>
   struct Binding {
     Binding(asio::io_context& io, LocalBinding c) : config(std::move(c)), acceptor(io), retry(io) {}
     LocalBinding config;
-    asio::ip::tcp::acceptor acceptor;
+    typename Protocol::acceptor acceptor;
     asio::steady_timer retry;  // after a failed accept (EMFILE), accepting resumes when it fires
+    net::SocketFile file;      // Unix: the socket file, removed on close (if still ours)
     bool closed = false;
     void close();  // no accept completion or retry acts on it any more
   };
-  hc::Result<std::shared_ptr<Binding>> bind(const LocalBinding& b);
+  using TcpBinding = Binding<asio::ip::tcp>;
+  using UnixBinding = Binding<net::local_stream>;
+  hc::Result<std::shared_ptr<TcpBinding>> bind(const LocalBinding& b);
+  hc::Result<std::shared_ptr<UnixBinding>> bind_unix(const LocalBinding& b);
   void close_bindings();
-  void accept_next(const std::shared_ptr<Binding>& binding);
-  void on_accept(const std::shared_ptr<Binding>& binding, std::error_code ec, asio::ip::tcp::socket client);
+  template <class Protocol>
+  void accept_next(const std::shared_ptr<Binding<Protocol>>& binding);
+  template <class Protocol>
+  void on_accept(const std::shared_ptr<Binding<Protocol>>& binding, std::error_code ec,
+                 typename Protocol::socket client);
+  void hand_over(LocalStream client, std::string peer, const std::string& port_name);
   hc::Result<bool> start_udp();
 
   asio::io_context& io_;
@@ -63,7 +76,8 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   RelayContext relay_;
   std::shared_ptr<TunnelRegistry> tunnels_;
   std::string name_;
-  std::vector<std::shared_ptr<Binding>> bindings_;
+  std::vector<std::shared_ptr<TcpBinding>> bindings_;
+  std::vector<std::shared_ptr<UnixBinding>> unix_bindings_;
   std::shared_ptr<HandshakeSlots> slots_ = std::make_shared<HandshakeSlots>();
   LogLimiter limit_warnings_, accept_warnings_;
   std::shared_ptr<UdpLocalForwarder> udp_;  // when the forward has UDP bindings

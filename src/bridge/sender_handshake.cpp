@@ -3,21 +3,15 @@
 #include "bridge/preamble_exchange.hpp"
 #include "bridge/relay_dial.hpp"
 #include "hc/guid.hpp"
-#include "net/address.hpp"
 
 #include <spdlog/spdlog.h>
 
 namespace bridge {
 
-SenderHandshake::SenderHandshake(std::shared_ptr<LocalForwarder> owner, asio::ip::tcp::socket client,
+SenderHandshake::SenderHandshake(std::shared_ptr<LocalForwarder> owner, LocalStream client, std::string peer,
                                  std::string port_name, HandshakeSlot slot)
-    : owner_(std::move(owner)), client_(std::move(client)), port_name_(std::move(port_name)), slot_(std::move(slot)),
-      tracking_id_(hc::new_guid()) {
-  std::error_code ignored;
-  client_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  const auto ep = client_.remote_endpoint(ignored);
-  peer_ = net::host_for_url(ep.address().to_string()) + ":" + std::to_string(ep.port());
-}
+    : owner_(std::move(owner)), client_(std::move(client)), peer_(std::move(peer)), port_name_(std::move(port_name)),
+      slot_(std::move(slot)), tracking_id_(hc::new_guid()) {}
 
 void SenderHandshake::start() {
   slot_.attach(weak_from_this());

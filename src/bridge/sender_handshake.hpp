@@ -15,7 +15,8 @@ namespace bridge {
 
 class SenderHandshake : public Handshake, public std::enable_shared_from_this<SenderHandshake> {
  public:
-  SenderHandshake(std::shared_ptr<LocalForwarder> owner, asio::ip::tcp::socket client, std::string port_name,
+  // `peer` names the client in logs ("127.0.0.1:50312", or the socket path a Unix client came through).
+  SenderHandshake(std::shared_ptr<LocalForwarder> owner, LocalStream client, std::string peer, std::string port_name,
                   HandshakeSlot slot);
   void start();
   void cancel() override;
@@ -31,11 +32,11 @@ class SenderHandshake : public Handshake, public std::enable_shared_from_this<Se
   void reset_client();
 
   std::shared_ptr<LocalForwarder> owner_;
-  asio::ip::tcp::socket client_;
+  LocalStream client_;
+  std::string peer_;
   std::string port_name_;
   HandshakeSlot slot_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::string peer_;
   std::string tracking_id_;
   std::shared_ptr<net::PendingConnect> pending_;
   std::shared_ptr<net::WebSocket> ws_;

@@ -19,71 +19,70 @@ const char* close_kind_name(CloseKind kind) {
   return "closed";
 }
 
-Tunnel::Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
+Tunnel::Tunnel(TunnelInfo info, LocalStream local, std::shared_ptr<net::WebSocket> ws, std::string to_local_first,
                std::chrono::milliseconds idle_timeout, std::shared_ptr<net::BufferPool> pool, ClosedHandler on_closed,
                std::weak_ptr<TunnelObserver> observer)
     : info_(std::move(info)),
-      tcp_(std::move(tcp)),
+      local_(std::move(local)),
       ws_(std::move(ws)),
-      to_tcp_first_(std::move(to_tcp_first)),
+      to_local_first_(std::move(to_local_first)),
       idle_timeout_(idle_timeout),
       on_closed_(std::move(on_closed)),
       observer_(std::move(observer)),
-      idle_timer_(tcp_.get_executor()),
+      idle_timer_(local_.get_executor()),
       pool_(std::move(pool)) {}
 
 void Tunnel::start() {
   started_ = last_activity_ = std::chrono::steady_clock::now();
-  std::error_code ignored;
-  tcp_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  std::error_code ignored;  // TCP_NODELAY is already set by whoever accepted or connected a TCP socket
   // Reads are non-blocking calls made after a readiness wait, so a quiet tunnel ties up no buffer.
-  tcp_.non_blocking(true, ignored);
+  local_.non_blocking(true, ignored);
   arm_idle_timer();
-  tcp_to_ws();
+  local_to_ws();
   write_first_then_read();
 }
 
 void Tunnel::write_first_then_read() {
-  if (to_tcp_first_.empty()) return ws_to_tcp();
-  auto data = std::make_shared<std::string>(std::move(to_tcp_first_));
-  asio::async_write(tcp_, asio::buffer(*data), [self = shared_from_this(), data](std::error_code ec, std::size_t n) {
+  if (to_local_first_.empty()) return ws_to_local();
+  auto data = std::make_shared<std::string>(std::move(to_local_first_));
+  asio::async_write(local_, asio::buffer(*data), [self = shared_from_this(), data](std::error_code ec, std::size_t n) {
     if (ec) return self->finish("local write failed: " + ec.message(), CloseKind::local_error);
     self->bytes_down_ += n;
     if (auto o = self->observer_.lock()) o->on_bytes(self->info_.forward, false, n);
-    self->ws_to_tcp();
+    self->ws_to_local();
   });
 }
 
-void Tunnel::tcp_to_ws() {
+void Tunnel::local_to_ws() {
   if (finished_) return;
   if (!up_) up_ = pool_->acquire();
   std::error_code ec;
-  const std::size_t n = tcp_.read_some(asio::buffer(up_.data() + kHeadroom, kChunk), ec);
+  const std::size_t n = local_.read_some(asio::buffer(up_.data() + kHeadroom, kChunk), ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     up_.reset();  // nothing waiting: give the block back until the client sends again
-    tcp_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](std::error_code wec) {
+    local_.async_wait(LocalStream::wait_read, [self = shared_from_this()](std::error_code wec) {
       if (self->finished_) return;
-      if (wec) return self->on_tcp_read_error(wec);
-      self->tcp_to_ws();
+      if (wec) return self->on_local_read_error(wec);
+      self->local_to_ws();
     });
     return;
   }
-  if (ec) return on_tcp_read_error(ec);
+  if (ec) return on_local_read_error(ec);
   const auto since = last_activity_ = std::chrono::steady_clock::now();
   ws_->async_write_in_place(asio::buffer(up_.data() + kHeadroom, n), net::ws::Opcode::binary, true,
                             [self = shared_from_this(), n, since](std::error_code wec) {
                               if (self->finished_) return;
                               if (wec) return self->finish("relay write failed: " + wec.message(), CloseKind::relay_error);
                               self->written(true, n, since);
-                              self->tcp_to_ws();  // keeps the block: under load the next read usually has data
+                              self->local_to_ws();  // keeps the block: under load the next read usually has data
                             });
 }
 
-void Tunnel::on_tcp_read_error(std::error_code ec) {
+void Tunnel::on_local_read_error(std::error_code ec) {
   up_.reset();
   if (ec == asio::error::eof) {
     // Local side is done sending: close our WebSocket direction only; replies keep flowing down.
-    tcp_eof_ = true;
+    local_eof_ = true;
     ws_->send_close(1000, "Shutdown");
     return maybe_finish();
   }
@@ -91,14 +90,14 @@ void Tunnel::on_tcp_read_error(std::error_code ec) {
   finish("local side: " + ec.message(), CloseKind::local_error);
 }
 
-void Tunnel::ws_to_tcp() {
+void Tunnel::ws_to_local() {
   ws_->async_read_view(kChunk, [self = shared_from_this()](std::error_code ec, net::ReadView view) {
     if (self->finished_) return;
     if (ec == net::WsError::closed) {
       // The remote side is done sending: pass the EOF on, keep our direction open.
       self->ws_closed_ = true;
       std::error_code ignored;
-      self->tcp_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      self->local_.shutdown(LocalStream::shutdown_send, ignored);
       return self->maybe_finish();
     }
     if (ec) {
@@ -108,14 +107,14 @@ void Tunnel::ws_to_tcp() {
     if (view.opcode == net::ws::Opcode::text && !self->valid_text(view))
       return self->fail_relay_side(1007, "text message is not valid UTF-8");
     const auto since = self->last_activity_ = std::chrono::steady_clock::now();
-    if (view.size == 0) return self->ws_to_tcp();
+    if (view.size == 0) return self->ws_to_local();
     // Written straight from the WebSocket's block; the view stays valid until the next read, which waits for this.
-    asio::async_write(self->tcp_, asio::buffer(view.data, view.size),
+    asio::async_write(self->local_, asio::buffer(view.data, view.size),
                       [self, since](std::error_code wec, std::size_t n) {
                         if (self->finished_) return;
                         if (wec) return self->finish("local write failed: " + wec.message(), CloseKind::local_error);
                         self->written(false, n, since);
-                        self->ws_to_tcp();
+                        self->ws_to_local();
                       });
   });
 }
@@ -154,7 +153,7 @@ void Tunnel::written(bool to_relay, std::size_t n, std::chrono::steady_clock::ti
 }
 
 void Tunnel::maybe_finish() {
-  if (tcp_eof_ && ws_closed_) finish("closed", CloseKind::closed);
+  if (local_eof_ && ws_closed_) finish("closed", CloseKind::closed);
 }
 
 void Tunnel::abort(const std::string& reason, CloseKind kind) {
@@ -172,11 +171,11 @@ void Tunnel::finish(const std::string& reason, CloseKind kind) {
   std::error_code ignored;
   if (clean) {
     // Both directions ended in order; the WebSocket finishes its own close handshake and shuts its socket.
-    tcp_.close(ignored);
+    local_.close(ignored);
   } else {
     // An abort on one side aborts the other: RST the local socket so the client sees an error, not a clean EOF.
-    tcp_.set_option(asio::socket_base::linger(true, 0), ignored);
-    tcp_.close(ignored);
+    local_.set_option(asio::socket_base::linger(true, 0), ignored);
+    local_.close(ignored);
     if (!ws_failing_) ws_->abort();
   }
   TunnelSummary summary;

@@ -1,9 +1,13 @@
-// One forwarded connection: a local TCP socket spliced onto a hybrid-connection WebSocket.
-//  - bytes are a stream: each TCP read becomes one binary message (<= 64 KiB), message boundaries mean nothing;
+// One forwarded connection: a local stream socket (TCP or Unix) spliced onto a hybrid-connection WebSocket. The
+// local side is an asio::generic::stream_protocol socket, so one implementation serves both kinds; everything it
+// does (readiness waits, shutdown(SHUT_WR), a linger-0 reset) means the same on either.
+//  - bytes are a stream: each local read becomes one binary message (<= 64 KiB), message boundaries mean nothing;
 //  - backpressure both ways: each direction reads again only after its last chunk was written;
-//  - no copies and no idle memory: a TCP read lands in a pooled block behind room for the frame header and is sent
-//    from there; relay payload is written to TCP straight from the WebSocket's block. A quiet tunnel holds no block;
-//  - half-close both ways: local EOF -> close frame (our direction only); peer's close frame -> shutdown(SHUT_WR) on TCP;
+//  - no copies and no idle memory: a local read lands in a pooled block behind room for the frame header and is sent
+//    from there; relay payload is written to the local socket straight from the WebSocket's block. A quiet tunnel
+//    holds no block;
+//  - half-close both ways: local EOF -> close frame (our direction only); peer's close frame -> shutdown(SHUT_WR) on
+//    the local socket;
 //  - an abort on either side (RST, TCP drop, protocol error) aborts the other;
 //  - binary messages are opaque; a text message that is not UTF-8 fails the tunnel with 1007 (RFC 6455 8.1), checked
 //    as it streams (a code point may straddle frames and reads) and only for text, so binary traffic pays nothing.
@@ -21,6 +25,9 @@
 #include <vector>
 
 namespace bridge {
+
+// The local end of a tunnel: a TCP or Unix stream socket (both convert to it by move).
+using LocalStream = asio::generic::stream_protocol::socket;
 
 struct TunnelInfo {
   std::string id;           // our id, in every log line of this tunnel
@@ -46,8 +53,8 @@ struct TunnelObserver {
 
 struct TunnelSummary {
   std::chrono::steady_clock::duration duration{};
-  uint64_t bytes_to_relay = 0;    // TCP -> WebSocket
-  uint64_t bytes_from_relay = 0;  // WebSocket -> TCP
+  uint64_t bytes_to_relay = 0;    // local socket -> WebSocket
+  uint64_t bytes_from_relay = 0;  // WebSocket -> local socket
   std::string reason;             // "closed", "idle timeout", "relay dropped", "local reset", "shutdown", ...
   bool clean = false;             // both directions ended with a close/EOF
   CloseKind kind = CloseKind::closed;
@@ -57,8 +64,9 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
  public:
   using ClosedHandler = std::function<void(Tunnel&, const TunnelSummary&)>;
 
-  // `to_tcp_first` holds payload that arrived together with the preamble; it is written to TCP before anything else.
-  Tunnel(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
+  // `to_local_first` holds payload that arrived together with the preamble; it is written to the local socket before
+  // anything else.
+  Tunnel(TunnelInfo info, LocalStream local, std::shared_ptr<net::WebSocket> ws, std::string to_local_first,
          std::chrono::milliseconds idle_timeout, std::shared_ptr<net::BufferPool> pool, ClosedHandler on_closed,
          std::weak_ptr<TunnelObserver> observer = {});
 
@@ -69,9 +77,9 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   const TunnelInfo& info() const { return info_; }
 
  private:
-  void tcp_to_ws();
-  void on_tcp_read_error(std::error_code ec);
-  void ws_to_tcp();
+  void local_to_ws();
+  void on_local_read_error(std::error_code ec);
+  void ws_to_local();
   void write_first_then_read();
   void arm_idle_timer();
   void maybe_finish();
@@ -81,9 +89,9 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   void fail_relay_side(uint16_t code, const char* why);
 
   TunnelInfo info_;
-  asio::ip::tcp::socket tcp_;
+  LocalStream local_;
   std::shared_ptr<net::WebSocket> ws_;
-  std::string to_tcp_first_;
+  std::string to_local_first_;
   std::chrono::milliseconds idle_timeout_;
   ClosedHandler on_closed_;
   std::weak_ptr<TunnelObserver> observer_;
@@ -91,10 +99,10 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   std::chrono::steady_clock::time_point started_, last_activity_;
 
   std::shared_ptr<net::BufferPool> pool_;
-  net::Block up_;  // TCP -> WebSocket, held only while a chunk is in flight (WebSocket -> TCP uses the ws's block)
+  net::Block up_;  // local -> WebSocket, held only while a chunk is in flight (WebSocket -> local uses the ws's block)
   uint64_t bytes_up_ = 0, bytes_down_ = 0;
-  bool tcp_eof_ = false;       // local side finished sending (we sent our close frame)
-  bool ws_closed_ = false;     // relay side finished sending (we shut down TCP's write side)
+  bool local_eof_ = false;       // local side finished sending (we sent our close frame)
+  bool ws_closed_ = false;     // relay side finished sending (we shut down the local socket's write side)
   bool finished_ = false;
   bool ws_failing_ = false;    // fail_relay_side() is sending its close frame: finish() must not abort it
   net::ws::Utf8Validator utf8_;  // the text message being received

@@ -29,8 +29,8 @@ void TunnelRegistry::on_stall(const std::string& forward, bool to_relay) {
 
 std::string TunnelRegistry::next_id() { return "t" + std::to_string(++ids_); }
 
-std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, asio::ip::tcp::socket tcp,
-                                             std::shared_ptr<net::WebSocket> ws, std::string to_tcp_first,
+std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, LocalStream local,
+                                             std::shared_ptr<net::WebSocket> ws, std::string to_local_first,
                                              std::chrono::milliseconds idle_timeout) {
   ops::log(spdlog::level::info,
            fmt::format("tunnel {} open: forward={} hc={} peer={} tracking_id={}", info.id, ops::text_value(info.forward),
@@ -39,7 +39,7 @@ std::shared_ptr<Tunnel> TunnelRegistry::open(TunnelInfo info, asio::ip::tcp::soc
            {{"tunnel_id", info.id}, {"forward", info.forward}, {"hc", info.hc}, {"peer", info.peer},
             {"tracking_id", info.tracking_id}});
   auto tunnel = std::make_shared<Tunnel>(
-      info, std::move(tcp), std::move(ws), std::move(to_tcp_first), idle_timeout, buffers_,
+      info, std::move(local), std::move(ws), std::move(to_local_first), idle_timeout, buffers_,
       [weak = weak_from_this()](Tunnel& t, const TunnelSummary& s) {
         auto self = weak.lock();
         if (self) self->closed(t, s);

@@ -19,8 +19,8 @@ class TunnelRegistry : public TunnelObserver, public std::enable_shared_from_thi
   explicit TunnelRegistry(std::shared_ptr<ops::Metrics> metrics);
 
   // Creates, registers and starts a tunnel.
-  std::shared_ptr<Tunnel> open(TunnelInfo info, asio::ip::tcp::socket tcp, std::shared_ptr<net::WebSocket> ws,
-                               std::string to_tcp_first, std::chrono::milliseconds idle_timeout);
+  std::shared_ptr<Tunnel> open(TunnelInfo info, LocalStream local, std::shared_ptr<net::WebSocket> ws,
+                               std::string to_local_first, std::chrono::milliseconds idle_timeout);
   // Aborts every stream tunnel and ends every UDP route.
   void abort_all(const std::string& reason);
   std::size_t size() const { return tunnels_.size(); }

@@ -1,0 +1,65 @@
+// Unix stream sockets as local endpoints: the listening socket's file (created with a mode and owner, a stale file of
+// an earlier run replaced only when nothing listens on it, removed only while it is still ours) and a connect with a
+// deadline for targets.
+#pragma once
+
+#include "hc/result.hpp"
+
+#include <asio.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace net {
+
+using local_stream = asio::local::stream_protocol;
+
+// What a configured owner or group resolves to: a user or group name, or a number. Errors name the value.
+hc::Result<uid_t> lookup_user(const std::string& name);
+hc::Result<gid_t> lookup_group(const std::string& name);
+
+// Why `path` cannot be bound as a listening socket, as far as the file system tells now ("" when it can): it exists
+// and is not a socket (never deleted), or its directory does not exist. A socket file is fine (maybe stale).
+std::string socket_file_problem(const std::string& path);
+
+struct SocketFileOptions {
+  unsigned mode = 0660;
+  std::optional<uid_t> owner;
+  std::optional<gid_t> group;
+};
+
+// The file a listening socket was bound to, identified by device and inode, so that it is removed only while it is
+// still the one this process created (another instance may have replaced it meanwhile).
+struct SocketFile {
+  std::string path;
+  dev_t device = 0;
+  ino_t inode = 0;
+  void remove() const;
+};
+
+// Opens, binds and listens: a socket file left by an earlier run is removed first when connecting to it is refused
+// (nothing listens); a live one or a file that is not a socket is an error. The mode and owner are applied between
+// bind and listen, so no client can connect before they hold.
+hc::Result<SocketFile> listen_unix(local_stream::acceptor& acceptor, const std::string& path,
+                                   const SocketFileOptions& options);
+
+// A connect in progress; cancel() (on the io_context's thread) makes the handler run with operation_aborted.
+class PendingUnixConnect {
+ public:
+  virtual ~PendingUnixConnect() = default;
+  virtual void cancel() = 0;
+};
+
+using UnixConnectHandler = std::function<void(std::error_code, local_stream::socket)>;
+
+// The handler runs exactly once: with a connected socket, or with an error (refused, not found, timed_out,
+// operation_aborted) and a closed socket.
+std::shared_ptr<PendingUnixConnect> async_unix_connect(asio::io_context& io, const std::string& path,
+                                                       std::chrono::milliseconds timeout, UnixConnectHandler handler);
+
+}  // namespace net

@@ -16,7 +16,8 @@ debs=(
   tinyproxy squid            # real HTTP CONNECT proxies for the proxy-egress tests (started unprivileged on loopback)
   bind9-dnsutils dnsmasq-base  # dig and a DNS server (no system service) for the UDP tunnel test
   # real applications through the tunnel in the benchmark (bench/run.py --apps): the harness starts its own servers
-  # on loopback (redis-server, postgres as nobody, iperf3 -s); the packages' system services are not used
+  # on loopback (redis-server, postgres as nobody, iperf3 -s); the packages' system services are not used;
+  # interop.daemon_unix_redis starts redis-server on a Unix socket and uses redis-cli
   iperf3 redis-server redis-tools postgresql
 )
 

@@ -53,9 +53,9 @@ bool is_port_text(std::string_view s) {
 }
 
 // azbridge's Unix socket form: the port part is a name, not a number (azbridge.md 1.2), taken as a path relative to
-// the working directory. It must start with a letter, so a mistyped port ("80a") stays an error.
+// the working directory. It must start with a letter, so a mistyped port ("80a", "U") stays an error.
 bool is_relative_socket_name(std::string_view s) {
-  if (s.empty() || !is_alpha(s.front())) return false;
+  if (s.empty() || !is_alpha(s.front()) || s == "U" || s == "u") return false;  // "U": a UDP port without its number
   for (char c : s)
     if (!is_alnum(c) && c != '.' && c != '_' && c != '-') return false;
   return true;

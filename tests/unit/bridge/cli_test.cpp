@@ -131,6 +131,35 @@ TEST_CASE("cli: forwarding expressions", "[cli]") {
   CHECK(contains(run_fail({"-T", "web:a/80;a/81"}).err, "port name 'a' is used by two targets"));
 }
 
+TEST_CASE("cli: Unix socket forwards, and their mistakes exit 2", "[cli]") {
+  char dir_template[] = "/tmp/hcb_unix_XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  const std::string sock = dir + "/in.sock";
+  CliOutcome o = run_ok({"-L", "unix:" + sock + ":web", "-L", "api/unix:" + dir + "/api.sock:web", "-T",
+                         "web:unix:/run/app.sock;api/unix:/run/api.sock;docker.sock"});
+  REQUIRE(o.config.local_forwards.size() == 2);
+  CHECK(o.config.local_forwards[0].bindings[0].socket_path == sock);
+  CHECK(o.config.local_forwards[0].bindings[0].port_name == sock);
+  CHECK(o.config.local_forwards[1].bindings[0].port_name == "api");
+  CHECK(local_forward_name(o.config, o.config.local_forwards[0]) == "L:web@unix:" + sock);
+  CHECK(o.config.remote_forwards[0].targets[2].socket_path == "docker.sock");
+
+  const std::string plain = dir + "/plain";
+  std::ofstream(plain) << "keep";
+  CHECK(contains(run_fail({"-L", "unix:" + plain + ":web"}).err, "exists and is not a socket; it is never deleted"));
+  CHECK(contains(run_fail({"-L", "unix:" + dir + "/no/such/dir.sock:web"}).err,
+                 "the directory '" + dir + "/no/such' of the socket"));
+  CHECK(contains(run_fail({"-L", "unix:/tmp/" + std::string(100, 'x') + ".sock:web"}).err, "at most 107"));
+  CHECK(contains(run_fail({"-L", "unix:" + sock + ":web", "-L", "unix:" + sock + ":api"}).err,
+                 "unix:" + sock + " is bound twice"));
+  CHECK(contains(run_fail({"-L", "/run/app.sock:web"}).err, "a Unix socket is written unix:PATH"));
+  CHECK(contains(run_fail({"-T", "web:a/unix:/a.sock;a/unix:/b.sock"}).err, "port name 'a' is used by two targets"));
+  std::remove(plain.c_str());
+  ::rmdir(dir.c_str());
+  CHECK(std::ifstream(plain).fail());
+}
+
 TEST_CASE("cli: precedence file < -x < individual flags", "[cli]") {
   TempFile file(file_config());
 

@@ -287,7 +287,7 @@ TEST_CASE("config file: bad names, bindings and targets", "[config_file]") {
                  "remote_forward[0].targets[0].port: negative port numbers (azbridge's way of writing UDP) are not "
                  "accepted; write \"port\": 53, \"protocol\": \"udp\""));
   CHECK(contains(error_of("{ \"remote_forward\": [ { \"hc\": \"a\", \"targets\": [ { \"port\": 53, \"protocol\": \"sctp\" } ] } ] }"),
-                 "remote_forward[0].targets[0].protocol: 'sctp' is not a protocol (expected \"tcp\" or \"udp\")"));
+                 "remote_forward[0].targets[0].protocol: 'sctp' is not a protocol (expected \"tcp\", \"udp\" or \"unix\")"));
   CHECK(contains(error_of("{ \"local_forward\": [ { \"hc\": \"a\", \"bind\": [\"1\", \"x:y\"] } ] }"),
                  "local_forward[0].bind[1]: 'x:y': 'y' is not a port number"));
   CHECK(contains(
@@ -295,7 +295,8 @@ TEST_CASE("config file: bad names, bindings and targets", "[config_file]") {
       "local_forward[0].bindings[0].address: 'a b' is not a valid host name"));
   CHECK(contains(error_of("{ \"local_forward\": [ { \"hc\": \"a\", \"bind\": \"1\", \"port_name\": \"\" } ] }"),
                  "local_forward[0].port_name: port name '' is invalid"));
-  CHECK(contains(error_of("{ \"remote_forward\": [ { \"hc\": \"a\", \"target\": \"/tmp/sock\" } ] }"), "Unix socket"));
+  CHECK(contains(error_of("{ \"remote_forward\": [ { \"hc\": \"a\", \"target\": \"/tmp/sock\" } ] }"),
+                 "a Unix socket is written unix:PATH"));
   CHECK(contains(
       error_of(
           "{ \"remote_forward\": [ { \"hc\": \"a\", \"targets\": [ { \"port\": 1, \"port_name\": \"a b\" } ] } ] }"),
@@ -490,4 +491,59 @@ TEST_CASE("config file: UDP as a 'U' suffix or a protocol key, with azbridge's d
   auto checked = validate_config(raw, warnings);
   REQUIRE_FALSE(checked.ok());
   CHECK(contains(checked.error(), "raw forward carries TCP only"));
+}
+
+TEST_CASE("config file: Unix sockets as protocol unix with path, mode, owner and group, or unix:PATH texts", "[config_file]") {
+  const Config c = parsed(R"({
+    "local_forward": [
+      { "hc": "a", "bindings": [ { "protocol": "unix", "path": "/run/app/in.sock" },
+                                 { "protocol": "unix", "path": "/run/app/own.sock", "mode": "0600", "owner": "app",
+                                   "group": "app", "port_name": "web" } ] },
+      { "hc": "b", "bind": ["unix:/run/b.sock", "named/unix:/run/c.sock"], "port_name": "dflt" }
+    ],
+    "remote_forward": [
+      { "hc": "a", "targets": [ { "protocol": "unix", "path": "/run/pg/.s.PGSQL.5432", "port_name": "pg" },
+                                { "protocol": "unix", "path": "/run/docker.sock" } ] },
+      { "hc": "b", "target": "api/unix:/run/api.sock" }
+    ]
+  })");
+  const auto& a = c.local_forwards[0].bindings;
+  CHECK(a[0].protocol == Protocol::unix_socket);
+  CHECK(a[0].socket_path == "/run/app/in.sock");
+  CHECK(a[0].port_name == "/run/app/in.sock");  // azbridge's default: the socket text
+  CHECK(a[0].socket_file.mode == 0660);
+  CHECK(a[1].socket_file.mode == 0600);
+  CHECK(a[1].socket_file.owner == "app");
+  CHECK(a[1].socket_file.group == "app");
+  CHECK(a[1].port_name == "web");
+  const auto& b = c.local_forwards[1].bindings;
+  CHECK(b[0].port_name == "dflt");  // the forward's port_name applies to a text without its own
+  CHECK(b[1].port_name == "named");
+  const auto& t = c.remote_forwards[0].targets;
+  CHECK(t[0].socket_path == "/run/pg/.s.PGSQL.5432");
+  CHECK(t[0].port_name == "pg");
+  CHECK(t[1].port_name == "/run/docker.sock");
+  CHECK(c.remote_forwards[1].targets[0].socket_path == "/run/api.sock");
+}
+
+TEST_CASE("config file: Unix socket mistakes name the key", "[config_file]") {
+  const auto local = [](const std::string& binding) {
+    return error_of("{ \"local_forward\": [ { \"hc\": \"a\", \"bindings\": [ " + binding + " ] } ] }");
+  };
+  CHECK(contains(local(R"({ "protocol": "unix" })"), "bindings[0]: missing required key 'path'"));
+  CHECK(contains(local(R"({ "protocol": "unix", "path": "/a.sock", "port": 80 })"),
+                 "bindings[0].port: 'port' does not apply to a Unix socket"));
+  CHECK(contains(local(R"({ "port": 80, "path": "/a.sock" })"), "bindings[0].path: 'path' does not apply to a TCP or UDP port"));
+  CHECK(contains(local(R"({ "port": 80, "mode": "0600" })"), "'mode' does not apply"));
+  CHECK(contains(local(R"({ "protocol": "unix", "path": "/a.sock", "mode": "0999" })"),
+                 "bindings[0].mode: '0999' is not a file mode (expected octal permissions as a string, e.g. \"0660\")"));
+  CHECK(contains(local(R"({ "protocol": "unix", "path": "/a.sock", "mode": 660 })"), "bindings[0].mode"));
+  CHECK(contains(local(R"({ "protocol": "unix", "path": "/a.sock", "mode": "01777" })"), "is not a file mode"));
+  CHECK(contains(local(R"({ "protocol": "unix", "path": "" })"), "bindings[0].path: empty Unix socket path"));
+  CHECK(contains(local(R"({ "protocol": "unix", "path": "/a\u0000b" })"), "path: must not contain a NUL character"));
+  CHECK(contains(local(R"({ "protocol": "unix", "path": "/)" + std::string(110, 'x') + R"(" })"), "at most 107"));
+  CHECK(contains(error_of(R"({ "remote_forward": [ { "hc": "a", "targets": [ { "protocol": "unix", "path": "/a", "host": "x" } ] } ] })"),
+                 "targets[0].host: 'host' does not apply to a Unix socket"));
+  CHECK(contains(error_of(R"({ "remote_forward": [ { "hc": "a", "targets": [ { "protocol": "unix", "path": "/a", "mode": "0600" } ] } ] })"),
+                 "unknown key"));
 }

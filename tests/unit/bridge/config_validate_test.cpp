@@ -549,3 +549,25 @@ TEST_CASE("local forward names: L:<hc>, or after the first binding when several 
   CHECK(bridge::local_forward_name(c, c.local_forwards[0]) == "L:a@127.0.0.1:0#1");
   CHECK(bridge::local_forward_name(c, c.local_forwards[1]) == "L:a@127.0.0.1:0#2");
 }
+
+TEST_CASE("validate: a Unix socket binding's owner and group must exist, its default name is the path", "[config]") {
+  Config c;
+  LocalForward f;
+  f.hc = "web";
+  LocalBinding b;
+  b.protocol = Protocol::unix_socket;
+  b.socket_path = "/tmp/hcb-validate-unix.sock";
+  f.bindings.push_back(b);
+  c.local_forwards.push_back(f);
+  {
+    Config ok = c;
+    std::vector<std::string> warnings;
+    REQUIRE(validate_config(ok, warnings).ok());
+    CHECK(ok.local_forwards[0].bindings[0].port_name == "/tmp/hcb-validate-unix.sock");
+  }
+  c.local_forwards[0].bindings[0].socket_file.owner = "no-such-user-hcb";
+  CHECK(contains(error_of(c), "socket owner: no user 'no-such-user-hcb' on this system"));
+  c.local_forwards[0].bindings[0].socket_file.owner = "0";
+  c.local_forwards[0].bindings[0].socket_file.group = "no-such-group-hcb";
+  CHECK(contains(error_of(c), "socket group: no group 'no-such-group-hcb' on this system"));
+}

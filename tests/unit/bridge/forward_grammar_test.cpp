@@ -183,12 +183,53 @@ TEST_CASE("grammar: -L takes UDP ports with azbridge's U suffix and default name
   CHECK(contains(local_error("U:dns"), "not a port number"));
 }
 
-TEST_CASE("grammar: -L rejects Unix sockets as not supported yet", "[grammar]") {
-  const std::string sock = local_error("/var/run/app.sock:web");
-  CHECK(contains(sock, "Unix socket"));
-  CHECK(contains(sock, "not supported (yet)"));
-  CHECK(contains(local_error("sock:web"), "Unix socket"));
-  CHECK(contains(local_error("./sock:web"), "Unix socket"));
+TEST_CASE("grammar: -L takes Unix sockets as port_name/unix:PATH, the socket text being the default name", "[grammar]") {
+  auto f = parse_local_forward("unix:/run/app/app.sock:web");
+  REQUIRE(f.ok());
+  REQUIRE(f->bindings.size() == 1);
+  CHECK(f->hc == "web");
+  CHECK(f->bindings[0].protocol == Protocol::unix_socket);
+  CHECK(f->bindings[0].socket_path == "/run/app/app.sock");
+  CHECK(f->bindings[0].port_name == "/run/app/app.sock");  // azbridge's choice: the socket text
+  CHECK(f->bindings[0].socket_file.mode == 0660);
+  auto g = parse_local_forward("api/v1/unix:/run/a:b.sock;8080/web;unix:rel/x.sock:hc");
+  REQUIRE(g.ok());
+  REQUIRE(g->bindings.size() == 3);
+  CHECK(g->hc == "hc");
+  CHECK(g->bindings[0].port_name == "api/v1");
+  CHECK(g->bindings[0].socket_path == "/run/a:b.sock");  // the LAST ':' separates the hc, so ':' in a path is fine
+  CHECK(g->bindings[1].protocol == Protocol::tcp);
+  CHECK(g->bindings[2].socket_path == "rel/x.sock");
+  CHECK(g->bindings[2].port_name == "rel/x.sock");
+  // azbridge's relative form: a name that starts with a letter, in the working directory.
+  auto r = parse_local_forward("app.sock/web;docker.sock:hc");
+  REQUIRE(r.ok());
+  CHECK(r->bindings[0].protocol == Protocol::unix_socket);
+  CHECK(r->bindings[0].socket_path == "app.sock");
+  CHECK(r->bindings[0].port_name == "web");
+  CHECK(r->bindings[1].socket_path == "docker.sock");
+  CHECK(r->bindings[1].port_name == "docker.sock");
+  // "unix:" followed by a port is still a host called unix.
+  auto host = parse_local_forward("unix:8080:hc");
+  REQUIRE(host.ok());
+  CHECK(host->bindings[0].protocol == Protocol::tcp);
+  CHECK(host->bindings[0].bind_host == "unix");
+}
+
+TEST_CASE("grammar: -L Unix socket errors", "[grammar]") {
+  // An absolute path without "unix:" cannot carry a name in azbridge's grammar: the message shows the form to use.
+  CHECK(contains(local_error("/var/run/app.sock:web"), "a Unix socket is written unix:PATH"));
+  CHECK(contains(local_error("./sock:web"), "unix:PATH"));
+  CHECK(contains(local_error("unix::web"), "empty Unix socket path"));
+  CHECK(contains(local_error("unix:@abstract:web"), "abstract Unix sockets"));
+  const std::string too_long = local_error("unix:/tmp/" + std::string(103, 's') + ":web");
+  CHECK(contains(too_long, "is 108 bytes long; a socket path holds at most 107"));
+  CHECK(contains(local_error("/unix:/a.sock:web"), "empty port name"));
+  CHECK(contains(local_error("a b/unix:/a.sock:web"), "port name 'a b' is invalid"));
+  CHECK(contains(local_error("unix:/run/my app.sock:web"), "cannot be its own port name"));
+  CHECK(contains(local_error("unix:/run/my app.sock:web"), "app/unix:/run/my app.sock"));
+  CHECK(contains(local_error("80a:web"), "not a port number"));  // a relative socket name starts with a letter
+  CHECK(contains(local_error("localhost:app.sock:web"), "not a port number"));
 }
 
 // ---- -T ----
@@ -262,9 +303,37 @@ TEST_CASE("grammar: -T errors", "[grammar]") {
   CHECK(contains(udp, "port name '5353U' is a UDP port name"));
   CHECK(contains(udp, "write the port as 53U"));
   CHECK(contains(remote_error("dns:70000U"), "UDP port '70000' is out of range"));
-  const std::string sock = remote_error("web:app/var.sock");
-  CHECK(contains(sock, "Unix socket"));
-  CHECK(contains(sock, "target 'app/var.sock'"));
+  CHECK(contains(remote_error("web:app/80a"), "not a port number"));
+}
+
+TEST_CASE("grammar: -T and -R take Unix socket targets", "[grammar]") {
+  auto f = parse_remote_forward("web:unix:/run/app.sock;api/unix:/run/api.sock;app/var.sock;docker.sock;http/80");
+  REQUIRE(f.ok());
+  REQUIRE(f->targets.size() == 5);
+  CHECK(f->targets[0].protocol == Protocol::unix_socket);
+  CHECK(f->targets[0].socket_path == "/run/app.sock");
+  CHECK(f->targets[0].port_name == "/run/app.sock");
+  CHECK(f->targets[1].port_name == "api");
+  CHECK(f->targets[1].socket_path == "/run/api.sock");
+  CHECK(f->targets[2].port_name == "app");  // azbridge's relative form
+  CHECK(f->targets[2].socket_path == "var.sock");
+  CHECK(f->targets[3].port_name == "docker.sock");
+  CHECK(f->targets[4].protocol == Protocol::tcp);
+  auto host = parse_remote_forward("web:unix:80");
+  REQUIRE(host.ok());
+  CHECK(host->targets[0].host == "unix");
+  auto legacy = parse_legacy_remote_forward("web:app/unix:/run/app.sock;sock/var.sock;db.sock");
+  REQUIRE(legacy.ok());
+  CHECK(legacy->targets[0].socket_path == "/run/app.sock");
+  CHECK(legacy->targets[0].port_name == "app");
+  CHECK(legacy->targets[1].socket_path == "var.sock");
+  CHECK(legacy->targets[1].port_name == "sock");
+  CHECK(legacy->targets[2].port_name == "db.sock");
+  CHECK(contains(remote_error("web:/run/app.sock"), "a Unix socket is written unix:PATH"));
+  CHECK(contains(remote_error("web:53U/unix:/run/dns.sock"), "is a UDP port name"));
+  CHECK(contains(remote_error("web:unix:@x"), "abstract"));
+  CHECK(contains(remote_error("web:unix:/" + std::string(107, 'x')), "at most 107"));
+  CHECK(contains(legacy_error("web:localhost:var.sock"), "a Unix socket target has no host"));
 }
 
 // ---- -R ----

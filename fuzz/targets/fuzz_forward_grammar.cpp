@@ -43,21 +43,39 @@ bool documented_host(const std::string& h) {
 
 const char* udp_suffix(bridge::Protocol p) { return p == bridge::Protocol::udp ? "U" : ""; }
 
-std::string binding_text(const bridge::LocalBinding& b) {
+template <class Endpoint>
+bool is_socket(const Endpoint& e) { return e.protocol == bridge::Protocol::unix_socket; }
+
+// "[port_name/]unix:PATH", the name left out when it is the default (the path), which a written name may not be.
+std::string socket_text(const std::string& path, const std::string& port_name) {
+  return (port_name == path ? std::string() : port_name + "/") + "unix:" + path;
+}
+
+std::string written_binding(const bridge::LocalBinding& b) {
+  if (is_socket(b)) return socket_text(b.socket_path, b.port_name);
   return host_text(b.bind_host) + ":" + std::to_string(b.port) + udp_suffix(b.protocol) + "/" + b.port_name;
 }
 
-std::string target_text(const bridge::RemoteTarget& t) {
+std::string written_target(const bridge::RemoteTarget& t) {
+  if (is_socket(t)) return socket_text(t.socket_path, t.port_name);
   return t.port_name + "/" + host_text(t.host) + ":" + std::to_string(t.port) + udp_suffix(t.protocol);
 }
 
-std::string legacy_target_text(const bridge::RemoteTarget& t) {
+std::string legacy_written_target(const bridge::RemoteTarget& t) {
+  if (is_socket(t)) return socket_text(t.socket_path, t.port_name);
   return host_text(t.host) + ":" + t.port_name + "/" + std::to_string(t.port) + udp_suffix(t.protocol);
+}
+
+// A socket endpoint: a usable path and a valid port name; else a port, a documented host and a valid port name.
+template <class Endpoint>
+bool well_formed(const Endpoint& e, const std::string& host) {
+  if (is_socket(e)) return bridge::socket_path_problem(e.socket_path).empty() && hc::valid_port_name(e.port_name);
+  return e.port != 0 && bridge::valid_host(host) && documented_host(host) && hc::valid_port_name(e.port_name);
 }
 
 std::string render_local(const bridge::LocalForward& f) {
   std::string out;
-  for (const auto& b : f.bindings) out += (out.empty() ? "" : ";") + binding_text(b);
+  for (const auto& b : f.bindings) out += (out.empty() ? "" : ";") + written_binding(b);
   return out + ":" + f.hc;
 }
 
@@ -69,10 +87,12 @@ std::string render_remote(const bridge::RemoteForward& f, TargetText text) {
 }
 
 bool same_binding(const bridge::LocalBinding& a, const bridge::LocalBinding& b) {
-  return a.bind_host == b.bind_host && a.port == b.port && a.port_name == b.port_name && a.protocol == b.protocol;
+  return a.bind_host == b.bind_host && a.port == b.port && a.port_name == b.port_name && a.protocol == b.protocol &&
+         a.socket_path == b.socket_path;
 }
 bool same_target(const bridge::RemoteTarget& a, const bridge::RemoteTarget& b) {
-  return a.host == b.host && a.port == b.port && a.port_name == b.port_name && a.protocol == b.protocol;
+  return a.host == b.host && a.port == b.port && a.port_name == b.port_name && a.protocol == b.protocol &&
+         a.socket_path == b.socket_path;
 }
 
 bool same_local(const bridge::LocalForward& a, const bridge::LocalForward& b) {
@@ -100,8 +120,7 @@ void check_hc(const std::string& name) {
 }
 
 void check_target(const bridge::RemoteTarget& t) {
-  FUZZ_CHECK(t.port != 0 && bridge::valid_host(t.host) && documented_host(t.host) && hc::valid_port_name(t.port_name),
-             "target " + fuzz::show(target_text(t)));
+  FUZZ_CHECK(well_formed(t, t.host), "target " + fuzz::show(written_target(t)));
 }
 
 void check_remote(const bridge::RemoteForward& f, const std::string& expr) {
@@ -109,14 +128,14 @@ void check_remote(const bridge::RemoteForward& f, const std::string& expr) {
   FUZZ_CHECK(!f.targets.empty(), "no targets");
   for (const auto& t : f.targets) {
     check_target(t);
-    const auto single = bridge::parse_remote_target(target_text(t));
-    FUZZ_CHECK(single.ok() && same_target(single.value(), t), "parse_remote_target of " + fuzz::show(target_text(t)));
+    const auto single = bridge::parse_remote_target(written_target(t));
+    FUZZ_CHECK(single.ok() && same_target(single.value(), t), "parse_remote_target of " + fuzz::show(written_target(t)));
   }
-  const std::string modern = render_remote(f, target_text);
+  const std::string modern = render_remote(f, written_target);
   const auto m = bridge::parse_remote_forward(modern);
   FUZZ_CHECK(m.ok() && same_remote(m.value(), f), "-T round trip: " + fuzz::show(expr) + " -> " + fuzz::show(modern) +
                                                     (m.ok() ? "" : ": " + m.error()));
-  const std::string legacy = render_remote(f, legacy_target_text);
+  const std::string legacy = render_remote(f, legacy_written_target);
   const auto l = bridge::parse_legacy_remote_forward(legacy);
   FUZZ_CHECK(l.ok() && same_remote(l.value(), f), "-R round trip: " + fuzz::show(expr) + " -> " + fuzz::show(legacy) +
                                                     (l.ok() ? "" : ": " + l.error()));
@@ -134,10 +153,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_hc(f.hc);
     FUZZ_CHECK(!f.bindings.empty(), "no bindings");
     for (const auto& b : f.bindings) {
-      FUZZ_CHECK(b.port != 0 && bridge::valid_host(b.bind_host) && documented_host(b.bind_host) && hc::valid_port_name(b.port_name),
-                 "binding " + fuzz::show(binding_text(b)));
-      const auto single = bridge::parse_local_binding(binding_text(b));
-      FUZZ_CHECK(single.ok() && same_binding(single.value(), b), "parse_local_binding of " + fuzz::show(binding_text(b)));
+      FUZZ_CHECK(well_formed(b, b.bind_host), "binding " + fuzz::show(written_binding(b)));
+      const auto single = bridge::parse_local_binding(written_binding(b));
+      FUZZ_CHECK(single.ok() && same_binding(single.value(), b), "parse_local_binding of " + fuzz::show(written_binding(b)));
     }
     const std::string again = render_local(f);
     const auto l2 = bridge::parse_local_forward(again);
@@ -154,15 +172,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   else check_quotes_expr(r.error(), expr, "parse_legacy_remote_forward");
 
   if (const auto b = bridge::parse_local_binding(expr); b.ok()) {
-    FUZZ_CHECK(b->port != 0 && bridge::valid_host(b->bind_host) && hc::valid_port_name(b->port_name), "binding");
-    const auto b2 = bridge::parse_local_binding(binding_text(b.value()));
+    FUZZ_CHECK(well_formed(b.value(), b->bind_host), "binding");
+    const auto b2 = bridge::parse_local_binding(written_binding(b.value()));
     FUZZ_CHECK(b2.ok() && same_binding(b2.value(), b.value()), "binding round trip " + fuzz::show(expr));
   } else {
     check_quotes_expr(b.error(), expr, "parse_local_binding");
   }
   if (const auto t = bridge::parse_remote_target(expr); t.ok()) {
     check_target(t.value());
-    const auto t2 = bridge::parse_remote_target(target_text(t.value()));
+    const auto t2 = bridge::parse_remote_target(written_target(t.value()));
     FUZZ_CHECK(t2.ok() && same_target(t2.value(), t.value()), "target round trip " + fuzz::show(expr));
   } else {
     check_quotes_expr(t.error(), expr, "parse_remote_target");

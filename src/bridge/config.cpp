@@ -8,7 +8,7 @@
 #include "hc/sas.hpp"
 #include "hc/url.hpp"
 #include "net/address.hpp"
-#include "net/unix_socket.hpp"
+#include "net/socket_file.hpp"
 
 #include <arpa/inet.h>
 #include <sys/stat.h>

@@ -62,7 +62,7 @@ bool is_relative_socket_name(std::string_view s) {
 }
 
 // "[port_name/]unix:PATH". Port names never contain ':', so the first "unix:" is the marker when what precedes it is
-// empty or a port name and '/'. "unix:" followed by a port number stays a host called "unix" with that port.
+// empty or a port name and '/'. "unix:" followed by a port number (and maybe "/name") stays a host called "unix".
 struct UnixForm {
   bool found = false;
   bool has_name = false;
@@ -76,7 +76,7 @@ UnixForm find_unix_form(std::string_view text) {
   const std::string_view before = text.substr(0, at);
   if ((!before.empty() && before.back() != '/') || before.find(':') != std::string_view::npos) return {};
   const std::string_view path = text.substr(at + kUnixPrefix.size());
-  if (is_port_text(path)) return {};
+  if (is_port_text(path.substr(0, path.find('/')))) return {};  // "unix:8080[/name]": a host called unix
   UnixForm u;
   u.found = true;
   u.path = path;
@@ -307,7 +307,11 @@ hc::Result<RemoteTarget> remote_target(std::string_view text) {
 // Legacy "[host:][port_name/]port"; errors are "what" only.
 hc::Result<RemoteTarget> legacy_target(std::string_view text) {
   if (text.empty()) return hc::fail("empty target (expected [host:][port_name/]port)");
-  if (const UnixForm u = find_unix_form(text); u.found) return socket_target(u.path, u.has_name, u.name);
+  // "unix:name/80" is this order's host "unix" with a port name; a socket path here ends in a name, not a port.
+  const UnixForm u = find_unix_form(text);
+  const std::size_t last_slash = u.path.rfind('/');
+  if (u.found && (u.has_name || last_slash == std::string_view::npos || !is_port_text(u.path.substr(last_slash + 1))))
+    return socket_target(u.path, u.has_name, u.name);
   if (looks_like_socket_path(text)) return hc::fail(kWriteSocketAsUnix);
   RemoteTarget t;
   std::string_view rest = text;

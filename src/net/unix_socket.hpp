@@ -4,6 +4,7 @@
 #pragma once
 
 #include "hc/result.hpp"
+#include "net/socket_file.hpp"
 
 #include <asio.hpp>
 
@@ -18,14 +19,6 @@
 namespace net {
 
 using local_stream = asio::local::stream_protocol;
-
-// What a configured owner or group resolves to: a user or group name, or a number. Errors name the value.
-hc::Result<uid_t> lookup_user(const std::string& name);
-hc::Result<gid_t> lookup_group(const std::string& name);
-
-// Why `path` cannot be bound as a listening socket, as far as the file system tells now ("" when it can): it exists
-// and is not a socket (never deleted), or its directory does not exist. A socket file is fine (maybe stale).
-std::string socket_file_problem(const std::string& path);
 
 struct SocketFileOptions {
   unsigned mode = 0660;

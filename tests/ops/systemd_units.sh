@@ -54,16 +54,23 @@ common=(NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes 
         ProtectClock=yes ProtectHostname=yes ProtectProc=invisible ProcSubset=pid SystemCallArchitectures=native
         UMask=0077 RestrictSUIDSGID=yes DynamicUser=yes Restart=on-failure)
 need hcbridge.service "${common[@]}" Type=notify NotifyAccess=main WatchdogSec=30 ConfigurationDirectory=hcbridge \
+  RuntimeDirectory=hcbridge \
   "ExecStart=/usr/bin/hcbridge -c /etc/hcbridge/hcbridge.json" \
   "ExecReload=/usr/bin/hcbridge check-config -c /etc/hcbridge/hcbridge.json" "ExecReload=/bin/kill -HUP \$MAINPID"
 need hcbridge@.service "${common[@]}" Type=notify NotifyAccess=main WatchdogSec=30 ConfigurationDirectory=hcbridge \
+  RuntimeDirectory=hcbridge/%i \
   "ExecStart=/usr/bin/hcbridge -c /etc/hcbridge/%i.json" \
   "ExecReload=/usr/bin/hcbridge check-config -c /etc/hcbridge/%i.json" "ExecReload=/bin/kill -HUP \$MAINPID"
 need hcrelay.service "${common[@]}"
 
+# A -L Unix socket outside the runtime directory: the unit with the drop-in docs/operations.md shows
+# (ReadWritePaths= for the socket's directory) must verify and keep its score too.
+sed -e 's#^RuntimeDirectory=hcbridge$#&\nReadWritePaths=/srv/app/sockets#' "$work/hcbridge.service" >"$work/hcbridge-rwpaths.service"
+grep -qx 'ReadWritePaths=/srv/app/sockets' "$work/hcbridge-rwpaths.service" || fail "hcbridge-rwpaths.service: ReadWritePaths= not added"
+
 # verify: the template both as such and as an instance (%i expanded).
 cd "$work"
-for u in hcbridge.service hcbridge@.service hcbridge@tunnel1.service hcrelay.service; do
+for u in hcbridge.service hcbridge@.service hcbridge@tunnel1.service hcrelay.service hcbridge-rwpaths.service; do
   err=$(systemd-analyze verify "./$u" 2>&1 >/dev/null) && rc=0 || rc=$?
   if [ "$rc" -ne 0 ] || [ -n "$err" ]; then
     fail "systemd-analyze verify $u: exit $rc, stderr:"
@@ -74,7 +81,7 @@ for u in hcbridge.service hcbridge@.service hcbridge@tunnel1.service hcrelay.ser
 done
 
 # security: the number on the last line, "→ Overall exposure level for hcbridge.service: 1.2 OK 🙂".
-for u in hcbridge.service hcbridge@.service hcbridge@tunnel1.service hcrelay.service; do
+for u in hcbridge.service hcbridge@.service hcbridge@tunnel1.service hcrelay.service hcbridge-rwpaths.service; do
   out=$(systemd-analyze security --offline=true "./$u" 2>&1) && rc=0 || rc=$?
   last=$(printf '%s\n' "$out" | tail -n1)
   score=$(printf '%s\n' "$last" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9][0-9.]*\) .*/\1/p')

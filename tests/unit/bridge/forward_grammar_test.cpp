@@ -334,6 +334,13 @@ TEST_CASE("grammar: -T and -R take Unix socket targets", "[grammar]") {
   CHECK(contains(remote_error("web:unix:@x"), "abstract"));
   CHECK(contains(remote_error("web:unix:/" + std::string(107, 'x')), "at most 107"));
   CHECK(contains(legacy_error("web:localhost:var.sock"), "a Unix socket target has no host"));
+  // -R's host comes first: "unix:http/80" is the host unix with port name http (found by fuzzing the round trip).
+  auto legacy_host = parse_legacy_remote_forward("web:unix:http/80;unix:we5x");
+  REQUIRE(legacy_host.ok());
+  CHECK(legacy_host->targets[0].protocol == Protocol::tcp);
+  CHECK(legacy_host->targets[0].host == "unix");
+  CHECK(legacy_host->targets[0].port_name == "http");
+  CHECK(legacy_host->targets[1].socket_path == "we5x");
 }
 
 // ---- -R ----

@@ -16,7 +16,7 @@
 const dgram = require('node:dgram');
 const { spawn, execFile } = require('node:child_process');
 const h = require('./lib/harness');
-const { assert, ok } = h;
+const { assert, ok, metric } = h;
 
 const DNS_A = [192, 0, 2, 7];
 const DNS_AAAA = '2001:db8::7';
@@ -121,17 +121,6 @@ function dig(server, port, type) {
                resolve(stdout.trim());
              });
   });
-}
-
-function metric(text, name, labels) {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inner = line.slice(name.length + 1, line.indexOf('}'));
-    const have = inner.split(',');
-    if (want.every((w) => have.includes(w)) && have.length === want.length) return Number(line.slice(line.indexOf('}') + 2));
-  }
-  return undefined;
 }
 
 async function scrape(port) {

@@ -9,7 +9,7 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const { spawn, execFile } = require('node:child_process');
 const h = require('./lib/harness');
-const { assert, ok } = h;
+const { assert, ok, metric } = h;
 
 async function startRedis(t, dir) {
   const sock = path.join(dir, 'redis.sock');
@@ -47,16 +47,6 @@ function redisCli(sock, args, input) {
                            });
     if (input !== undefined) child.stdin.end(input);
   });
-}
-
-function metric(text, name, labels) {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const have = line.slice(name.length + 1, line.indexOf('}')).split(',');
-    if (want.every((w) => have.includes(w)) && have.length === want.length) return Number(line.slice(line.indexOf('}') + 2));
-  }
-  return undefined;
 }
 
 h.run('interop daemon_unix_redis: redis-cli -> Unix -L -> hcrelay -> Unix -T -> redis-server', async (t) => {

@@ -849,6 +849,18 @@ function httpGet(port, path, { ms = 5000, host = '127.0.0.1' } = {}) {
   return withDeadline(d.promise, ms, `GET http://${host}:${port}${path}`).finally(() => req.destroy());
 }
 
+// The value of one Prometheus series in a /metrics text: `name` with exactly `labels` (any order); undefined if absent.
+function metric(text, name, labels) {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const inner = line.slice(name.length + 1, line.indexOf('}'));
+    const have = inner.split(',');
+    if (want.every((w) => have.includes(w)) && have.length === want.length) return Number(line.slice(line.indexOf('}') + 2));
+  }
+  return undefined;
+}
+
 // Calls fn() (may be async) every intervalMs until it returns a truthy value, which is resolved; rejects after `ms`
 // with `what` and the last value or error fn produced.
 async function pollUntil(fn, ms, what, { intervalMs = 50 } = {}) {
@@ -968,6 +980,7 @@ module.exports = {
   writeAll,
   keystream,
   httpGet,
+  metric,
   pollUntil,
   maskArgs,
   WS8,

@@ -175,6 +175,35 @@ TEST_CASE("udp: datagrams sent while the route is set up are queued up to the bo
   for (int i = 0; i < queue; ++i) CHECK(client.got[i] == tagged(64, 0, i));  // the first ones, in order
 }
 
+TEST_CASE("udp: clients beyond the forward's route cap are dropped and counted, the routes in use go on") {
+  BridgeSetup s(false, [](bridge::Config& c) {
+    udp_forwards(c);
+    c.local_forwards[0].max_connections = 2;  // the route cap (one route per client address)
+  });
+  UdpServer echo(s.io, true);
+  start_udp(s, echo.port());
+  std::vector<std::unique_ptr<UdpClient>> clients;
+  for (int c = 0; c < 4; ++c) clients.push_back(std::make_unique<UdpClient>(s.io, udp_port(s)));
+  for (int c = 0; c < 2; ++c) clients[c]->send(tagged(100, c, 0));
+  REQUIRE(run_until(s.io, [&] { return clients[0]->got.size() == 1 && clients[1]->got.size() == 1; }));
+  // Two more client addresses, 3 datagrams each: no route for them, each datagram dropped and counted.
+  for (int c = 2; c < 4; ++c)
+    for (int i = 0; i < 3; ++i) clients[c]->send(tagged(100, c, i));
+  const ops::Labels limit_drops = {{"forward", "L:tun"}, {"reason", "route_limit"}};
+  REQUIRE(run_until(s.io, [&] { return metric(s, "hcbridge_datagrams_dropped_total", limit_drops) == 6; }));
+  // The two routes keep working; nothing reached the target from the others, nor came back to them.
+  for (int c = 0; c < 2; ++c) clients[c]->send(tagged(100, c, 1));
+  REQUIRE(run_until(s.io, [&] { return clients[0]->got.size() == 2 && clients[1]->got.size() == 2; }));
+  CHECK(clients[2]->got.empty());
+  CHECK(clients[3]->got.empty());
+  CHECK(echo.peers.size() == 2);
+  CHECK(echo.received == 4);
+  CHECK(metric(s, "hcbridge_udp_routes_open", {{"forward", "L:tun"}}) == 2);
+  CHECK(metric(s, "hcbridge_udp_routes_opened_total", {{"forward", "L:tun"}}) == 2);
+  CHECK(metric(s, "hcbridge_datagrams_dropped_total", limit_drops) == 6);
+  CHECK(metric(s, "hcbridge_tunnels_failed_total", {{"forward", "L:tun"}, {"reason", "limit"}}) == 6);
+}
+
 TEST_CASE("udp: an idle route expires on both sides and the next datagram opens a new one") {
   BridgeSetup s(false, [](bridge::Config& c) {
     udp_forwards(c);

@@ -86,6 +86,7 @@ function staleSocket(file) {
 // Runs hcbridge to its exit; resolves {code, stderr}.
 function runToExit(args, ms = 15000) {
   const proc = spawn(process.env.HCBRIDGE_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  h.keepLogs(proc, 'hcbridge-refused'); // tracked: killed with the others if the test ends early
   let stderr = '';
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (s) => { stderr += s; });

@@ -45,6 +45,7 @@ function redisCli(sock, args, input) {
                              if (err) return reject(new Error(`redis-cli ${args.join(' ')}: ${err.message} ${stderr}`));
                              resolve(stdout);
                            });
+    h.keepLogs(child, 'redis-cli');
     if (input !== undefined) child.stdin.end(input);
   });
 }

@@ -198,15 +198,21 @@ hc::Result<std::string> socket_port_name(std::string_view path, bool has_name, s
 const char* kWriteSocketAsUnix = "a Unix socket is written unix:PATH (e.g. unix:/run/app.sock, or with a port name "
                                  "app/unix:/run/app.sock)";
 
-hc::Result<LocalBinding> socket_binding(std::string_view path, bool has_name, std::string_view name) {
+// A Unix socket binding or target: its path and its port name.
+template <class Endpoint>
+hc::Result<Endpoint> socket_endpoint(std::string_view path, bool has_name, std::string_view name) {
   if (const std::string problem = socket_path_problem(path); !problem.empty()) return hc::fail(problem);
-  LocalBinding b;
-  b.protocol = Protocol::unix_socket;
-  b.socket_path = std::string(path);
+  Endpoint e;
+  e.protocol = Protocol::unix_socket;
+  e.socket_path = std::string(path);
   auto named = socket_port_name(path, has_name, name);
   if (!named) return hc::fail(named.error());
-  b.port_name = std::move(named.value());
-  return b;
+  e.port_name = std::move(named.value());
+  return e;
+}
+
+hc::Result<LocalBinding> socket_binding(std::string_view path, bool has_name, std::string_view name) {
+  return socket_endpoint<LocalBinding>(path, has_name, name);
 }
 
 // "[bind_addr:]port[/port_name]", "[port_name/]unix:PATH" or azbridge's "socket[/port_name]"; errors are "what" only.
@@ -268,17 +274,10 @@ hc::Result<bool> name_target(RemoteTarget& t, bool has_name, std::string_view na
 }
 
 hc::Result<RemoteTarget> socket_target(std::string_view path, bool has_name, std::string_view name) {
-  if (const std::string problem = socket_path_problem(path); !problem.empty()) return hc::fail(problem);
-  RemoteTarget t;
-  t.protocol = Protocol::unix_socket;
-  t.socket_path = std::string(path);
-  auto named = socket_port_name(path, has_name, name);
-  if (!named) return hc::fail(named.error());
   if (has_name && is_udp_port_name(name))
     return hc::fail("port name " + q(name) + " is a UDP port name (azbridge senders use datagram mode for it) but the "
                     "target is a Unix stream socket");
-  t.port_name = std::move(named.value());
-  return t;
+  return socket_endpoint<RemoteTarget>(path, has_name, name);
 }
 
 // "[port_name/][host:]port"; errors are "what" only.

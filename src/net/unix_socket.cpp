@@ -130,7 +130,9 @@ class UnixConnect : public PendingUnixConnect, public std::enable_shared_from_th
 void SocketFile::remove() const {
   struct stat st {};
   if (path.empty() || ::lstat(path.c_str(), &st) != 0) return;
-  if (!S_ISSOCK(st.st_mode) || st.st_dev != device || st.st_ino != inode) return;  // replaced by someone else
+  const bool ours = S_ISSOCK(st.st_mode) && st.st_dev == device && st.st_ino == inode && st.st_mode == mode &&
+                    st.st_ctim.tv_sec == changed.tv_sec && st.st_ctim.tv_nsec == changed.tv_nsec;
+  if (!ours) return;  // replaced by someone else
   if (::unlink(path.c_str()) != 0) spdlog::warn("cannot remove the socket file {}: {}", path, errno_text(errno));
 }
 
@@ -153,12 +155,14 @@ hc::Result<SocketFile> listen_unix(local_stream::acceptor& acceptor, const std::
   }
   SocketFile file;
   file.path = path;
+  auto applied = apply_file_options(path, options);
   struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
+  if (::lstat(path.c_str(), &st) == 0) {  // after chmod/chown, which change ctime
     file.device = st.st_dev;
     file.inode = st.st_ino;
+    file.changed = st.st_ctim;
+    file.mode = st.st_mode;
   }
-  auto applied = apply_file_options(path, options);
   if (applied) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (!applied || ec) {
     std::error_code ignored;

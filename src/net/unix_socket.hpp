@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,12 +27,15 @@ struct SocketFileOptions {
   std::optional<gid_t> group;
 };
 
-// The file a listening socket was bound to, identified by device and inode, so that it is removed only while it is
-// still the one this process created (another instance may have replaced it meanwhile).
+// The file a listening socket was bound to, identified by device, inode, change time and mode as they were once its
+// mode and owner were set, so that it is removed only while it is still the one this process created (another
+// instance may have replaced it meanwhile, and a file system may give the new file the freed inode).
 struct SocketFile {
   std::string path;
   dev_t device = 0;
   ino_t inode = 0;
+  timespec changed{};
+  mode_t mode = 0;
   void remove() const;
 };
 

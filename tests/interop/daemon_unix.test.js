@@ -8,6 +8,7 @@
 //  - a stale socket file at a -L path (nothing listens on it) is replaced and logged;
 //  - a path that is a regular file: exit 2, the file is untouched; a path where another process listens: start-up
 //    fails, that socket still answers;
+//  - a target socket that does not exist: the listener logs "target unix:... unreachable", the client gets no data;
 //  - a reload that drops a socket binding removes its file; SIGTERM removes the rest.
 const fs = require('node:fs');
 const net = require('node:net');
@@ -103,8 +104,8 @@ h.run('interop daemon_unix: Unix sockets both ways through hcrelay, half-close, 
   const hc = h.uniqueName('unix');
   await unixServer(t, file('target.sock'), answerAfterEnd, 'unix target');
   const tcp = await t.tcpServer(answerAfterEnd, 'tcp target');
-  await t.startDaemon([...relay.daemonArgs(), '-T', `${hc}:sock/unix:${file('target.sock')};tcp/127.0.0.1:${tcp.port}`],
-                      { name: 'listener' });
+  const listener = await t.startDaemon([...relay.daemonArgs(), '-T',
+    `${hc}:sock/unix:${file('target.sock')};tcp/127.0.0.1:${tcp.port};gone/unix:${file('gone.sock')}`], { name: 'listener' });
 
   // -L: a stale socket file at the CLI path; the config file's binding with its own mode (and owner when root).
   staleSocket(file('in.sock'));
@@ -118,10 +119,10 @@ h.run('interop daemon_unix: Unix sockets both ways through hcrelay, half-close, 
   fs.writeFileSync(configFile, config([fileBinding, dropBinding]), { mode: 0o600 });
   const tcpIn = await h.freePort();
   const sender = await t.startDaemon(['-c', configFile, '-L', `sock/unix:${file('in.sock')};tcp/unix:${file('tcp-in.sock')}` +
-                                      `;127.0.0.1:${tcpIn}/sock:${hc}`],
+                                      `;127.0.0.1:${tcpIn}/sock;gone/unix:${file('gone-in.sock')}:${hc}`],
   { name: 'sender', ready: [/listening on unix:.*conf\.sock/, /listening on unix:.*drop\.sock/,
                             /listening on unix:.*\/in\.sock \(mode 0660/, /listening on unix:.*tcp-in\.sock/,
-                            new RegExp(`listening on 127\\.0\\.0\\.1:${tcpIn}`)] });
+                            new RegExp(`listening on 127\\.0\\.0\\.1:${tcpIn}`), /listening on unix:.*gone-in\.sock/] });
   assert.ok(sender.matches(/removed the stale socket file .*\/in\.sock/), 'the stale socket file was replaced (logged)');
   ok('a stale socket file (nothing listening) was replaced');
 
@@ -141,6 +142,16 @@ h.run('interop daemon_unix: Unix sockets both ways through hcrelay, half-close, 
   await exchange({ host: '127.0.0.1', port: tcpIn }, 'TCP -> Unix');
   await exchange({ path: file('tcp-in.sock') }, 'Unix -> TCP');
   assert.ok(sender.matches(/tunnel t\d+ open: forward=L:\S+ hc=\S+ peer=unix:\S+in\.sock/), 'tunnel log names the socket');
+
+  // A target socket that does not exist: the listener says so and counts it, the client gets no data but an end.
+  const lost = await connect({ path: file('gone-in.sock') }, 'client of a missing target');
+  const lostEnd = h.readToEnd(lost, { keep: true, ms: 15000, what: 'client of a missing target' }).catch((e) => e);
+  lost.write('hello');
+  await listener.waitForLog(/target unix:\S+gone\.sock unreachable: No such file or directory/, 10000);
+  const outcome = await lostEnd;
+  assert.ok(outcome instanceof Error || outcome.length === 0, 'no data from a missing target');
+  lost.destroy();
+  ok('a missing target socket: logged by the listener, the client gets nothing back');
 
   // A regular file where a socket should go: refused with exit 2, never deleted.
   fs.writeFileSync(file('plain'), 'keep me');

@@ -2,6 +2,7 @@
 
 #include "bridge/config_file.hpp"
 #include "bridge/forward_grammar.hpp"
+#include "bridge/http_forward_grammar.hpp"
 #include "bridge/proxy_settings.hpp"
 #include "hc/connection_string.hpp"
 #include "hc/url.hpp"
@@ -47,7 +48,7 @@ Environment:
   https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY   HTTP proxy for relay dials, when --proxy is not given
   no_proxy, NO_PROXY           hosts dialled directly, when --no-proxy is not given
 
-Precedence: config file < -x (or HCBRIDGE_CONNECTION_STRING) < individual flags; -L/-T/-R add to the file's forwards.
+Precedence: config file < -x (or HCBRIDGE_CONNECTION_STRING) < individual flags; -L/-T/-R/-H add to the file's forwards.
 Exit codes: 0 clean exit, 1 fatal error, 2 bad usage or configuration.
 See docs/configuration.md for the config file.)";
 
@@ -110,7 +111,7 @@ struct CliValues {
   std::string token_ttl, keepalive, connect_timeout, grace_period, idle_timeout, max_connections;
   std::string log_level, log_format, admin;
   std::string proxy, no_proxy, proxy_credentials_file;
-  std::vector<std::string> local_exprs, remote_exprs, legacy_exprs;
+  std::vector<std::string> local_exprs, remote_exprs, legacy_exprs, http_exprs;
   bool no_auth = false;
   std::string auth_mode;
 
@@ -197,6 +198,8 @@ void add_forward_options(CLI::App& app, CliValues& v) {
   add_forward_option(app, "-T", v.remote_exprs,
                      "Remote forward (listener): hc:[port_name/][host:]port{;more} (repeatable)");
   add_forward_option(app, "-R", v.legacy_exprs, "Remote forward, azbridge's legacy order: hc:[host:][port_name/]port");
+  add_forward_option(app, "-H", v.http_exprs,
+                     "Publish a web server (HTTP requests to the hc): hc:{http|https}/host[/base/path][:port] (repeatable)");
 }
 
 void add_tuning_options(const OptionAdder& add, CliValues& v) {
@@ -364,7 +367,7 @@ std::optional<CliOutcome> append_forwards(const std::vector<std::string>& exprs,
   return std::nullopt;
 }
 
-// Config file < connection string < individual flags; -L/-T/-R appended to the file's forwards.
+// Config file < connection string < individual flags; -L/-T/-R/-H appended to the file's forwards.
 std::optional<CliOutcome> build_config(const CliValues& v, const std::map<std::string, std::string>& env,
                                        Config& config) {
   if (!v.config_path.empty()) {
@@ -378,7 +381,8 @@ std::optional<CliOutcome> build_config(const CliValues& v, const std::map<std::s
   if (auto bad = apply_proxy_flags(v, env, config)) return bad;
   if (auto bad = append_forwards(v.local_exprs, "-L", parse_local_forward, config.local_forwards)) return bad;
   if (auto bad = append_forwards(v.remote_exprs, "-T", parse_remote_forward, config.remote_forwards)) return bad;
-  return append_forwards(v.legacy_exprs, "-R", parse_legacy_remote_forward, config.remote_forwards);
+  if (auto bad = append_forwards(v.legacy_exprs, "-R", parse_legacy_remote_forward, config.remote_forwards)) return bad;
+  return append_forwards(v.http_exprs, "-H", parse_http_forward, config.remote_forwards);
 }
 
 CliOutcome validated(Config config, bool check_config) {

@@ -56,7 +56,7 @@ struct DurationRule {
   double max;
 };
 
-constexpr std::array<DurationRule, 9> kDurationRules = {{
+constexpr std::array<DurationRule, 11> kDurationRules = {{
     {"token_ttl", "--token-ttl", 10, true, 86400.0 * 30},
     {"keepalive", "--keepalive", 1, true, 3600},
     {"connect_timeout", "--connect-timeout", 0, false, 600},
@@ -66,6 +66,8 @@ constexpr std::array<DurationRule, 9> kDurationRules = {{
     {"grace_period", "--grace-period", 0, false, 3600},
     {"idle_timeout", "--idle-timeout", 0, true, 86400.0 * 30},
     {"udp_idle_timeout", "", 0, true, 86400.0 * 30},
+    {"http_connect_timeout", "", 0, false, 600},
+    {"http_response_timeout", "", 0, false, 86400},
 }};
 
 std::string with_flag(const char* key, const char* flag) {
@@ -535,6 +537,19 @@ hc::Result<bool> check_network_target(RemoteTarget& t, bool raw, const std::stri
   return true;
 }
 
+hc::Result<bool> check_http_target(Validator& v, HttpTarget& t, const std::string& label) {
+  if (!valid_host(t.host))
+    return hc::fail(label + ": web server host " + hc::quote_for_message(t.host, 80) + " is not a valid host name or IP address");
+  if (t.port == 0) t.port = t.tls ? 443 : 80;
+  if (t.max_requests == 0 || t.max_requests > kMaxConnectionsLimit)
+    return hc::fail(label + ": http.max_requests " + check_max_connections(static_cast<double>(t.max_requests)));
+  if (t.insecure && !t.tls) return hc::fail(label + ": http.insecure applies to https:// web servers only");
+  if (t.insecure)
+    v.warn(label + ": TLS verification of the web server " + hc::quote_for_message(t.host, 80) +
+                           " is OFF (http.insecure): anyone on the path can read and change its traffic");
+  return true;
+}
+
 hc::Result<bool> check_remote_forwards(Validator& v, Config& config) {
   std::map<std::string, std::string> remote_by_hc;  // lower-cased hc -> label of the forward that listens on it
   for (std::size_t i = 0; i < config.remote_forwards.size(); ++i) {
@@ -550,7 +565,12 @@ hc::Result<bool> check_remote_forwards(Validator& v, Config& config) {
     if (!valid_hc_name(f.hc))
       return hc::fail(label + ": hybrid connection name " + hc::quote_for_message(f.hc, 80) +
                       " is invalid: " + hc_name_problem(f.hc));
-    if (f.targets.empty()) return hc::fail(label + ": no targets (give at least one [port_name/][host:]port)");
+    if (f.targets.empty() && !f.http)
+      return hc::fail(label + ": no targets (give at least one [port_name/][host:]port, or a web server with -H / http)");
+    if (f.http) {
+      auto http = check_http_target(v, *f.http, label);
+      if (!http) return http;
+    }
     if (f.raw && f.targets.size() > 1)
       return hc::fail(label + ": a raw forward has no port names, so it takes exactly one target (got " +
                       std::to_string(f.targets.size()) + ")");

@@ -108,6 +108,21 @@ struct RemoteTarget {
   std::string socket_path;              // Unix socket targets: the path to connect to (host and port unused)
 };
 
+// A published local web server (-H, `http` in a remote forward): the HTTP requests the relay hands this listener
+// (HC HTTP request mode) are sent to it. The target URL is base_path + the request's path after the HC name.
+struct HttpTarget {
+  bool tls = false;                     // https://: the server's certificate is verified unless `insecure`
+  std::string host = "localhost";
+  uint16_t port = 0;                    // 0: 80 or 443
+  std::string base_path;                // "" or "/a/b" (no trailing '/')
+  bool insecure = false;                // skip TLS verification (logged as a warning)
+  std::string ca_file;                  // PEM bundle to verify it instead of the system store
+  bool preserve_host = false;           // send the sender's Host instead of the target's
+  Seconds connect_timeout{10};          // connect (and TLS handshake) to the server -> 504
+  Seconds response_timeout{55};         // request sent to response head, and body idle -> 504 (the relay waits 60 s)
+  std::size_t max_requests = 64;        // requests in flight; more are answered 503
+};
+
 // How a binding or target shows in messages and logs: "127.0.0.1:8080", "[::1]:5353/udp", "unix:/run/app.sock".
 std::string binding_text(const LocalBinding& b);
 std::string target_text(const RemoteTarget& t);
@@ -115,6 +130,7 @@ std::string target_text(const RemoteTarget& t);
 struct RemoteForward {
   std::string hc;
   std::vector<RemoteTarget> targets;
+  std::optional<HttpTarget> http;       // HTTP request mode; a forward may have targets, http or both
   bool raw = false;                     // no preamble; only one target allowed
   std::optional<RelaySettings> relay;
   std::optional<std::size_t> max_connections;

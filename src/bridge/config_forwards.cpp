@@ -1,6 +1,7 @@
 #include "bridge/config_forwards.hpp"
 
 #include "bridge/forward_grammar.hpp"
+#include "bridge/http_forward_grammar.hpp"
 #include "hc/url.hpp"
 
 #include <string>
@@ -81,6 +82,44 @@ std::vector<ForwardKey<Forward>> common_forward_keys() {
           {"port_name", read_default_port_name<Forward>}};
 }
 
+// "http": "http://host[:port][/base]" or {"url": .., "insecure", "preserve_host", "connect_timeout",
+// "response_timeout", "max_requests", "ca_file"}: the web server this listener publishes (HC HTTP request mode).
+bool read_http(ConfigReader& r, const JNode& v, const std::string& path, ForwardDraft<RemoteForward>& d) {
+  const JNode* url = &v;
+  std::string url_path = path;
+  if (v.kind == JNode::Kind::object) {
+    if (!r.check_keys(v, path, {"url", "insecure", "ca_file", "preserve_host", "connect_timeout", "response_timeout", "max_requests"}))
+      return false;
+    url = v.member("url");
+    url_path = member_path(path, "url");
+    if (url == nullptr) return r.fail(v, path, "missing required key 'url' (e.g. \"http://localhost:8080\")");
+  }
+  std::string text;
+  if (!r.get_string(*url, url_path, text)) return false;
+  auto target = parse_http_target_url(text);
+  if (!target) return r.fail(*url, url_path, target.error());
+  HttpTarget& t = target.value();
+  if (v.kind == JNode::Kind::object) {
+    double max_requests = static_cast<double>(t.max_requests);
+    if (const JNode* m = v.member("insecure"); m && !r.get_bool(*m, member_path(path, "insecure"), t.insecure)) return false;
+    if (const JNode* m = v.member("ca_file"); m && !r.get_string(*m, member_path(path, "ca_file"), t.ca_file)) return false;
+    if (const JNode* m = v.member("preserve_host"); m && !r.get_bool(*m, member_path(path, "preserve_host"), t.preserve_host))
+      return false;
+    if (const JNode* m = v.member("connect_timeout");
+        m && !r.get_duration(*m, member_path(path, "connect_timeout"), "http_connect_timeout", t.connect_timeout))
+      return false;
+    if (const JNode* m = v.member("response_timeout");
+        m && !r.get_duration(*m, member_path(path, "response_timeout"), "http_response_timeout", t.response_timeout))
+      return false;
+    if (const JNode* m = v.member("max_requests");
+        m && !r.get_integer(*m, member_path(path, "max_requests"), 1, kMaxConnectionsLimit, max_requests))
+      return false;
+    t.max_requests = static_cast<std::size_t>(max_requests);
+  }
+  d.forward.http = std::move(t);
+  return true;
+}
+
 // A forward's endpoints (local bindings or remote targets): either `text_key`, a string or array of strings in the
 // CLI grammar, or `list_key`, an array of objects {host_key, port, port_name}; exactly one of them.
 template <class Forward, class Endpoint>
@@ -94,6 +133,7 @@ struct EndpointKeys {
   bool allow_star;  // "*" means all IPv4 addresses (bind addresses)
   std::string Endpoint::*host;
   std::vector<Endpoint> Forward::*list;
+  const char* optional_with = nullptr;  // a key whose presence makes the endpoints optional
 };
 
 template <class Forward, class Endpoint>
@@ -236,6 +276,7 @@ bool read_endpoints(ConfigReader& r, const JNode& n, const std::string& path, co
   if (text != nullptr && list != nullptr)
     return r.fail_at(n.key_offset(e.list_key), member_path(path, e.list_key),
                      std::string("give either ") + e.text_key + " or " + e.list_key + ", not both");
+  if (text == nullptr && list == nullptr && e.optional_with != nullptr && n.member(e.optional_with) != nullptr) return true;
   if (text == nullptr && list == nullptr)
     return r.fail(n, path, std::string("missing '") + e.text_key + "' (e.g. " + e.example + ") or '" + e.list_key + "'");
   if (text != nullptr) return read_endpoint_texts(r, *text, member_path(path, e.text_key), e, d);
@@ -265,10 +306,14 @@ const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
 
 const ForwardKind<RemoteForward, RemoteTarget>& remote_forward_kind() {
   static const ForwardKind<RemoteForward, RemoteTarget> kind{
-      common_forward_keys<RemoteForward>(),
+      [] {
+        auto keys = common_forward_keys<RemoteForward>();
+        keys.push_back({"http", read_http});
+        return keys;
+      }(),
       {"target", "targets", "\"localhost:80\"", parse_remote_target, {"port_name", "host", "port", "protocol", "path"}, "host",
        false,
-       &RemoteTarget::host, &RemoteForward::targets}};
+       &RemoteTarget::host, &RemoteForward::targets, "http"}};
   return kind;
 }
 

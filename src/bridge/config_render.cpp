@@ -166,12 +166,36 @@ void write_local_forwards(Writer& w, const std::vector<LocalForward>& forwards) 
   w.EndArray();
 }
 
+void write_http(Writer& w, const HttpTarget& t) {
+  w.Key("http");
+  w.StartObject();
+  const bool ipv6 = t.host.find(':') != std::string::npos;
+  write_string(w, "url", std::string(t.tls ? "https://" : "http://") + (ipv6 ? "[" + t.host + "]" : t.host) + ":" +
+                             std::to_string(t.port) + t.base_path);
+  w.Key("insecure");
+  w.Bool(t.insecure);
+  if (!t.ca_file.empty()) write_string(w, "ca_file", t.ca_file);
+  w.Key("preserve_host");
+  w.Bool(t.preserve_host);
+  write_seconds(w, "connect_timeout", t.connect_timeout);
+  write_seconds(w, "response_timeout", t.response_timeout);
+  w.Key("max_requests");
+  w.Uint64(t.max_requests);
+  w.EndObject();
+}
+
 void write_remote_forwards(Writer& w, const std::vector<RemoteForward>& forwards) {
   w.Key("remote_forward");
   w.StartArray();
   for (const auto& f : forwards) {
     w.StartObject();
     write_string(w, "hc", f.hc);
+    if (f.http) write_http(w, *f.http);
+    if (f.targets.empty()) {
+      write_forward_common(w, f);
+      w.EndObject();
+      continue;
+    }
     w.Key("targets");
     w.StartArray();
     for (const auto& t : f.targets) {

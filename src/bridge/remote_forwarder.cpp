@@ -1,10 +1,12 @@
 #include "bridge/remote_forwarder.hpp"
 
 #include "bridge/accept_handshake.hpp"
+#include "bridge/http_proxy_exchange.hpp"
 #include "bridge/relay_dial.hpp"
 #include "hc/guid.hpp"
 #include "hc/rendezvous.hpp"
 #include "hc/url.hpp"
+#include "net/tls.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -53,6 +55,14 @@ void RemoteForwarder::count_reconnect(const char* reason) {
 
 void RemoteForwarder::start() {
   set_up(false);
+  if (forward_.http && forward_.http->tls) {
+    auto tls = forward_.http->insecure ? net::make_unverified_client_tls_context()
+                                       : net::make_client_tls_context(forward_.http->ca_file);
+    if (tls) http_tls_ = std::move(tls.value());
+    else spdlog::error("{}: no TLS for the web server: {}", name_, tls.error());
+    if (forward_.http->insecure)
+      spdlog::warn("{}: TLS verification of the web server {} is OFF (insecure)", name_, forward_.http->host);
+  }
   if (auto fixed = relay_.tokens->fixed_expiry()) {
     const int64_t left = *fixed - now_unix();
     if (left <= 0)
@@ -72,6 +82,7 @@ void RemoteForwarder::stop() {
   token_ready_.reset();
   if (pending_connect_) pending_connect_->cancel();
   slots_->cancel_all();
+  http_slots_->cancel_all();
   if (ws_) {
     ws_->send_close(1000, "listener shutting down");
     // Do not wait for the relay's answer longer than a moment. The timer owns the channel from here: the channel's
@@ -228,6 +239,7 @@ void RemoteForwarder::read_control() {
       text.swap(self->message_);
       self->utf8_.reset();
       if (chunk.opcode == net::ws::Opcode::text) self->on_control_message(text);
+      else self->on_control_body(std::move(text));
     }
     self->read_control();
   });
@@ -260,6 +272,10 @@ void RemoteForwarder::on_disconnected(const std::string& why, bool immediate) {
 }
 
 void RemoteForwarder::on_control_message(const std::string& text) {
+  if (awaiting_body_) {  // the relay owed the body of the last request: that request cannot be answered
+    awaiting_body_.reset();
+    count_dropped("malformed");
+  }
   auto parsed = hc::parse_control_message(text);
   if (!parsed) {
     count_dropped("malformed");
@@ -268,7 +284,7 @@ void RemoteForwarder::on_control_message(const std::string& text) {
     return;
   }
   if (auto* accept = std::get_if<hc::AcceptMessage>(&parsed.value())) return handle_accept(*accept);
-  if (auto* request = std::get_if<hc::RequestMessage>(&parsed.value())) return handle_request(*request);
+  if (auto* request = std::get_if<hc::RequestMessage>(&parsed.value())) return handle_request(std::move(*request));
   spdlog::debug("{}: ignoring an unknown control message", name_);
 }
 
@@ -276,19 +292,53 @@ void RemoteForwarder::count_dropped(const char* reason) {
   tunnels_->metrics().add("hcbridge_control_messages_dropped_total", {{"forward", name_}, {"reason", reason}});
 }
 
-void RemoteForwarder::handle_request(const hc::RequestMessage& request) {
-  // HTTP mode is not forwarded; answer so the HTTP client is not left waiting for the relay's timeout. A relay that
-  // sends requests faster than it takes the answers gets no more than a few answers queued.
+void RemoteForwarder::handle_request(hc::RequestMessage request) {
+  if (!forward_.http) {
+    answer_request(request, 501, "this listener publishes no web server (hcbridge -H)");
+    if (const auto n = request_warnings_.hit())
+      spdlog::warn("{}: an HTTP request arrived but this forward publishes no web server (answered 501; see -H){}",
+                   name_, repeats(n));
+    return;
+  }
+  // The body of a control-channel request is the very next message (reference 3.2).
+  if (request.body && !request.rendezvous_only) {
+    awaiting_body_ = std::move(request);
+    return;
+  }
+  start_http_exchange(std::move(request), {});
+}
+
+void RemoteForwarder::on_control_body(std::string body) {
+  if (!awaiting_body_) return;  // hyco-style stray empty message, or junk: nothing expects it
+  auto request = std::move(*awaiting_body_);
+  awaiting_body_.reset();
+  start_http_exchange(std::move(request), std::move(body));
+}
+
+void RemoteForwarder::start_http_exchange(hc::RequestMessage request, std::string body) {
+  if (http_slots_->in_use() >= forward_.http->max_requests) {
+    if (const auto n = limit_warnings_.hit())
+      spdlog::warn("{}: refusing HTTP request {}: {} requests in flight (http max_requests){}", name_, request.id,
+                   http_slots_->in_use(), repeats(n));
+    if (request.rendezvous_only) return count_dropped("too_many_requests");  // it waits for a dial; the relay times it out
+    return answer_request(request, 503, "too many requests in flight");
+  }
+  std::make_shared<HttpProxyExchange>(shared_from_this(), ws_, std::move(request), std::move(body),
+                                      HandshakeSlot(http_slots_))
+      ->start();
+}
+
+// A direct answer on the control channel. A relay that sends requests faster than it takes the answers gets no more
+// than a few answers queued.
+void RemoteForwarder::answer_request(const hc::RequestMessage& request, int status, const char* description) {
   if (!ws_ || pending_request_replies_ >= kMaxPendingRequestReplies) return count_dropped("too_many_requests");
   hc::ResponseMessage response;
   response.request_id = request.id;
-  response.status_code = 501;
-  response.status_description = "hcbridge forwards WebSocket streams only";
+  response.status_code = status;
+  response.status_description = description;
   ++pending_request_replies_;
   ws_->async_write_text(hc::build_response_message(response),
                         [self = shared_from_this()](std::error_code) { --self->pending_request_replies_; });
-  if (const auto n = request_warnings_.hit())
-    spdlog::warn("{}: an HTTP request arrived; hcbridge forwards WebSocket streams only (answered 501){}", name_, repeats(n));
 }
 
 const RemoteTarget* RemoteForwarder::pick_target(const std::string& port_name) const {

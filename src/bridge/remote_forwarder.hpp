@@ -14,6 +14,7 @@
 #include "net/ws_frame.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace bridge {
@@ -45,8 +46,11 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   TunnelRegistry& tunnels() { return *tunnels_; }
   // The target an accepted sender's port name picks, or null.
   const RemoteTarget* pick_target(const std::string& port_name) const;
+  // The TLS context for an https web server (-H), null otherwise.
+  const std::shared_ptr<asio::ssl::context>& http_tls() const { return http_tls_; }
+  std::size_t http_requests() const { return http_slots_->in_use(); }
 
-  // HTTP-mode requests answered (501) at most at once; more are dropped and counted.
+  // Direct answers (501 without a web server, 503 over its limit) in flight at most; more are dropped and counted.
   static constexpr std::size_t kMaxPendingRequestReplies = 16;
   // Why the last connect attempt failed, as a metrics reason word ("proxy_auth_rejected", "unauthorized"...); "" once
   // connected.
@@ -68,7 +72,10 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   void keepalive_tick();
   void schedule_renewal();
   void handle_accept(const hc::AcceptMessage& accept);
-  void handle_request(const hc::RequestMessage& request);
+  void handle_request(hc::RequestMessage request);
+  void on_control_body(std::string body);
+  void start_http_exchange(hc::RequestMessage request, std::string body);
+  void answer_request(const hc::RequestMessage& request, int status, const char* description);
   void reject(const hc::AcceptMessage& accept, std::size_t open, std::size_t limit);
   void count_dropped(const char* reason);
 
@@ -99,6 +106,9 @@ class RemoteForwarder : public std::enable_shared_from_this<RemoteForwarder> {
   uint64_t generation_ = 0;  // bumps per channel so stale callbacks of an old channel do nothing
   std::shared_ptr<HandshakeSlots> slots_ = std::make_shared<HandshakeSlots>();  // accepts and rejects being set up
   std::size_t pending_request_replies_ = 0;
+  std::shared_ptr<HandshakeSlots> http_slots_ = std::make_shared<HandshakeSlots>();  // HTTP requests in flight
+  std::shared_ptr<asio::ssl::context> http_tls_;
+  std::optional<hc::RequestMessage> awaiting_body_;  // a request whose body is the next binary message
   // One warning per interval for what a relay can repeat at will.
   LogLimiter limit_warnings_, request_warnings_, bad_address_warnings_, malformed_warnings_;
 };

@@ -102,6 +102,7 @@ Result<ControlMessage> parse_request(const Value& o) {
   if (auto e = required_string(o, "request", "id", m.id)) return *e;
   if (auto e = optional_string(o, "request", "requestTarget", m.request_target)) return *e;
   if (auto e = optional_headers(o, "request", "requestHeaders", m.request_headers)) return *e;
+  if (auto e = optional_remote_endpoint(o, "request", m.remote_address, m.remote_port)) return *e;
   if (auto e = optional_bool(o, "request", "body", m.body)) return *e;
   return ControlMessage(std::move(m));
 }
@@ -182,6 +183,18 @@ bool all_strings_utf8(const rapidjson::Value& root) {
   return true;
 }
 
+// "remoteEndpoint":{"address":..,"port":..}, omitted when the address is empty.
+void put_remote_endpoint(JsonWriter& w, const std::string& address, int port) {
+  if (address.empty()) return;
+  put_key(w, "remoteEndpoint");
+  w.StartObject();
+  put_key(w, "address");
+  put_string(w, address);
+  put_key(w, "port");
+  w.Int(port);
+  w.EndObject();
+}
+
 }  // namespace
 
 Result<ControlMessage> parse_control_message(std::string_view json) {
@@ -222,15 +235,7 @@ std::string build_accept_message(const AcceptMessage& m) {
   put_key(w, "id");
   put_string(w, m.id);
   put_headers(w, "connectHeaders", m.connect_headers);
-  if (!m.remote_address.empty()) {
-    put_key(w, "remoteEndpoint");
-    w.StartObject();
-    put_key(w, "address");
-    put_string(w, m.remote_address);
-    put_key(w, "port");
-    w.Int(m.remote_port);
-    w.EndObject();
-  }
+  put_remote_endpoint(w, m.remote_address, m.remote_port);
   w.EndObject();
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
@@ -289,6 +294,7 @@ std::string build_request_message(const RequestMessage& m) {
     put_key(w, "method");
     put_string(w, m.method);
     put_headers(w, "requestHeaders", m.request_headers);
+    put_remote_endpoint(w, m.remote_address, m.remote_port);
     put_key(w, "body");
     w.Bool(m.body);
   }

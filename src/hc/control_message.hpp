@@ -28,6 +28,8 @@ struct RequestMessage {
   std::string request_target;
   std::string method;
   HeaderList request_headers;
+  std::string remote_address;  // the sender as the relay saw it ("" when not given)
+  int remote_port = 0;
   bool body = false;
   bool rendezvous_only = false;  // true when method is absent
 };
@@ -65,7 +67,8 @@ std::string build_accept_message(const AcceptMessage& m);
 std::string build_renew_token_message(std::string_view token);
 // {"response":{"requestId":..,"statusCode":N,["statusDescription":..,]"responseHeaders":{..},"body":b}}
 std::string build_response_message(const ResponseMessage& m);
-// rendezvous_only: {"request":{"address":..,"id":..}}; otherwise all fields ("address" omitted when empty).
+// rendezvous_only: {"request":{"address":..,"id":..}}; otherwise all fields ("address" omitted when empty,
+// "remoteEndpoint" when remote_address is empty).
 std::string build_request_message(const RequestMessage& m);
 
 }  // namespace hc

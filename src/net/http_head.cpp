@@ -161,6 +161,19 @@ std::string encode_target(std::string_view target) {
   return out;
 }
 
+// "HTTP/1.1 STATUS REASON\r\n" with the reason capped at kMaxReasonSize and controls turned into spaces; a status
+// outside 100-999 becomes 500.
+std::string status_line(int status, std::string_view reason) {
+  if (status < 100 || status > 999) status = 500;
+  std::size_t n = std::min(reason.size(), kMaxReasonSize);
+  // Do not leave half a UTF-8 sequence at the end of the cut.
+  while (n > 0 && n < reason.size() && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
+  for (char c : reason.substr(0, n)) out.push_back(is_ctl(c) ? ' ' : c);
+  out.append("\r\n");
+  return out;
+}
+
 }  // namespace
 
 const std::string* Headers::find(std::string_view name) const {
@@ -322,13 +335,7 @@ std::string build_upgrade_response(std::string_view accept_key, const Headers& e
 }
 
 std::string build_response(int status, std::string_view reason, const Headers& extra, std::string_view body) {
-  if (status < 100 || status > 999) status = 500;
-  std::size_t n = std::min(reason.size(), kMaxReasonSize);
-  // Do not leave half a UTF-8 sequence at the end of the cut.
-  while (n > 0 && n < reason.size() && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " ";
-  for (char c : reason.substr(0, n)) out.push_back(is_ctl(c) ? ' ' : c);
-  out.append("\r\n");
+  std::string out = status_line(status, reason);
   // We write the framing headers ourselves; a second Content-Length or Transfer-Encoding invites smuggling.
   append_extra(out, extra, {"Content-Length", "Transfer-Encoding", "Connection"});
   out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\nConnection: close\r\n\r\n");
@@ -341,5 +348,23 @@ std::pair<std::string, std::string> split_target(std::string_view target) {
   if (q == std::string_view::npos) return {std::string(target), std::string()};
   return {std::string(target.substr(0, q)), std::string(target.substr(q + 1))};
 }
+
+std::string build_request_head(std::string_view method, std::string_view target, const Headers& headers) {
+  std::string out;
+  out.reserve(512);
+  out.append(method).append(" ").append(encode_target(target)).append(" HTTP/1.1\r\n");
+  append_extra(out, headers, {});
+  out.append("\r\n");
+  return out;
+}
+
+std::string build_response_head(int status, std::string_view reason, const Headers& headers) {
+  std::string out = status_line(status, reason);
+  append_extra(out, headers, {});
+  out.append("\r\n");
+  return out;
+}
+
+bool is_token_text(std::string_view s) { return is_token(s); }
 
 }  // namespace net::http

@@ -121,6 +121,15 @@ std::string build_upgrade_response(std::string_view accept_key, const Headers& e
 // capped at 512 bytes; the head carries Content-Length and "Connection: close". A status outside 100-999 becomes 500.
 std::string build_response(int status, std::string_view reason, const Headers& extra = {}, std::string_view body = {});
 
+// A request head for a proxied request: "METHOD TARGET HTTP/1.1", then `headers` in order (the caller's framing
+// headers included), then the blank line. An unsafe header is dropped as above and the target is percent-encoded where
+// it holds spaces or controls; the caller checks the method with is_token_text.
+std::string build_request_head(std::string_view method, std::string_view target, const Headers& headers);
+// A response head "HTTP/1.1 STATUS REASON", `headers` in order, blank line (the same sanitising as build_response).
+std::string build_response_head(int status, std::string_view reason, const Headers& headers);
+// An RFC 7230 token (methods, header names).
+bool is_token_text(std::string_view s);
+
 // Splits a request target "/path?query" into its raw path and raw query (without the '?').
 std::pair<std::string, std::string> split_target(std::string_view target);
 

@@ -83,6 +83,12 @@ hc::Result<std::shared_ptr<asio::ssl::context>> make_client_tls_context(const st
   return ctx;
 }
 
+hc::Result<std::shared_ptr<asio::ssl::context>> make_unverified_client_tls_context() {
+  auto ctx = make_client_tls_context("");
+  if (ctx) ctx.value()->set_verify_mode(asio::ssl::verify_none);
+  return ctx;
+}
+
 hc::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::string& cert_file,
                                                                         const std::string& key_file) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);

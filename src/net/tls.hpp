@@ -1,5 +1,5 @@
-// TLS contexts. Client contexts verify the peer (system store or a CA file) with a hostname check; there is no switch to
-// turn verification off. Server contexts load a certificate chain and key from files.
+// TLS contexts. Client contexts verify the peer (system store or a CA file) with a hostname check; the only context that
+// does not is the one a published web server's explicit `insecure` setting asks for. Server contexts load a certificate chain and key from files.
 #pragma once
 
 #include "hc/result.hpp"
@@ -14,6 +14,8 @@ namespace net {
 
 // ca_file empty -> the system trust store. Minimum TLS 1.2.
 hc::Result<std::shared_ptr<asio::ssl::context>> make_client_tls_context(const std::string& ca_file);
+// For an https web server the operator marked `insecure` (and was warned about): no certificate or name check.
+hc::Result<std::shared_ptr<asio::ssl::context>> make_unverified_client_tls_context();
 hc::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const std::string& cert_file,
                                                                         const std::string& key_file);
 

@@ -186,7 +186,8 @@ void HttpProxyExchange::on_collected(const OriginFailure* failure, std::string_v
   if (failure) return respond_error(failure->gateway_timeout ? 504 : 502, "the web server's answer broke off", failure->problem);
   body_.append(data);
   if (!last) return do_collect_body();
-  respond(response_message(!body_.empty()), std::move(body_));
+  auto message = response_message(!body_.empty());
+  respond(std::move(message), std::move(body_));
 }
 
 // Writes the answer (and its body) where the request came from, as one unit on the control channel.

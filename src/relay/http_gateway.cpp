@@ -124,6 +124,9 @@ void HttpGateway::handle_request(const net::IncomingRequestPtr& request, bool tl
   const std::string raw_path = net::http::split_target(head.target).first;
   setup.message.request_target = raw_path + (hcr.app_query.empty() ? "" : "?" + hcr.app_query);
   setup.message.method = head.method;
+  // As the service: the sender's address, which a listener turns into X-Forwarded-For (hcbridge -H).
+  setup.message.remote_address = request->peer.address().to_string();
+  setup.message.remote_port = request->peer.port();
   setup.message.request_headers = listener_headers(head.headers, token_in_authorization, setup.via);
   setup.framing = framing;
   setup.expect_continue = head.headers.find("Expect") != nullptr;

@@ -382,8 +382,8 @@ function crashSign(text) {
   return null;
 }
 
-// Ready lines to wait for when the daemon is given only -L/-T/-R: one "listening on" per -L binding and one
-// "control channel connected" per -T/-R forward.
+// Ready lines to wait for when the daemon is given only -L/-T/-R/-H: one "listening on" per -L binding and one
+// "control channel connected" per -T/-R/-H forward.
 function readyPatternsFor(args) {
   const ready = [];
   for (let i = 0; i < args.length - 1; i++) {
@@ -392,7 +392,7 @@ function readyPatternsFor(args) {
       const hc = expr.slice(expr.lastIndexOf(':') + 1);
       const n = expr.slice(0, expr.lastIndexOf(':')).split(';').length;
       for (let k = 0; k < n; k++) ready.push(new RegExp(`L:${escapeRe(hc)}: listening on `));
-    } else if (args[i] === '-T' || args[i] === '-R') {
+    } else if (args[i] === '-T' || args[i] === '-R' || args[i] === '-H') {
       const hc = args[i + 1].split(':')[0];
       ready.push(new RegExp(`T:${escapeRe(hc)}: control channel connected`));
     }
@@ -757,7 +757,7 @@ function maskArgs(args) {
 
 function describeArgs(args) {
   const parts = [];
-  for (let i = 0; i < args.length; i++) if (['-L', '-T', '-R', '-c'].includes(args[i])) parts.push(`${args[i]} ${args[i + 1]}`);
+  for (let i = 0; i < args.length; i++) if (['-L', '-T', '-R', '-H', '-c'].includes(args[i])) parts.push(`${args[i]} ${args[i + 1]}`);
   return parts.join(' ');
 }
 

@@ -205,8 +205,10 @@ void HttpProxyExchange::respond(hc::ResponseMessage response, std::string body) 
 }
 
 void HttpProxyExchange::respond_error(int status, const std::string& text, const std::string& why) {
-  spdlog::warn("{}: request {} {} {}: answered {}: {}", owner_->name(), request_.id, request_.method,
-               net::http::split_target(request_.request_target).first, status, why);
+  // A bad request is the sender's business (the access log shows it); a web server that fails is the operator's.
+  spdlog::log(status >= 500 ? spdlog::level::warn : spdlog::level::info, "{}: request {} {} {}: answered {}: {}",
+              owner_->name(), request_.id, request_.method, net::http::split_target(request_.request_target).first,
+              status, why);
   if (responded_) {  // the head is out: all that is left is to cut the answer short
     if (rendezvous_) rendezvous_->abort();
     return finish(status);

@@ -54,32 +54,45 @@ void HttpProxyExchange::cancel() {
 
 // ---- A rendezvous-only request: dial, then read the request and (streamed, below) its body ----
 
-void HttpProxyExchange::do_dial_request() {
+void HttpProxyExchange::do_dial_request() { dial_rendezvous(&HttpProxyExchange::on_request_channel); }
+
+// Dials the request's rendezvous address (only where the relay may send us: hc::check_rendezvous_address); `then`
+// runs once it is open. False when the address is refused.
+bool HttpProxyExchange::dial_rendezvous(void (HttpProxyExchange::*then)()) {
   auto checked = hc::check_rendezvous_address(owner_->relay().endpoint, request_.address);
   if (!checked) {
     owner_->tunnels().failed(owner_->name(), "bad_rendezvous_address");
-    return spdlog::warn("{}: refusing to dial the rendezvous address of request {}: {}", owner_->name(), request_.id,
-                        checked.error());
+    spdlog::warn("{}: refusing to dial the rendezvous address of request {}: {}", owner_->name(), request_.id,
+                 checked.error());
+    return false;
   }
   auto options = relay_dial_options(owner_->relay(), owner_->config(), owner_->tunnels());
   pending_ = net::async_ws_connect(owner_->io(), request_.address, options,
-                                   [self = shared_from_this()](std::error_code ec, net::ConnectResult r) {
+                                   [self = shared_from_this(), then](std::error_code ec, net::ConnectResult r) {
                                      self->pending_.reset();
-                                     self->on_dial_request(ec, std::move(r));
+                                     self->on_dial(ec, std::move(r), then);
                                    });
+  return true;
 }
 
-void HttpProxyExchange::on_dial_request(std::error_code ec, net::ConnectResult result) {
+void HttpProxyExchange::on_dial(std::error_code ec, net::ConnectResult result, void (HttpProxyExchange::*then)()) {
   if (cancelled_) {
     if (result.ws) result.ws->abort();
     return;
   }
   if (ec) {
     owner_->tunnels().failed(owner_->name(), "rendezvous_failed");
-    return spdlog::warn("{}: rendezvous for request {} failed: {}", owner_->name(), request_.id,
-                        describe_connect_failure(owner_->forward().hc, ec, result));
+    spdlog::warn("{}: rendezvous for request {} failed: {}", owner_->name(), request_.id,
+                 describe_connect_failure(owner_->forward().hc, ec, result));
+    if (!origin_) return;  // the relay times the sender out
+    origin_->cancel();
+    return finish(502);
   }
   rendezvous_ = std::move(result.ws);
+  ((*this).*then)();
+}
+
+void HttpProxyExchange::on_request_channel() {
   read_buf_.resize(kReadSize);
   do_read_request();
 }
@@ -235,30 +248,9 @@ hc::ResponseMessage HttpProxyExchange::response_message(bool body) const {
 // ---- The answer over a rendezvous: head, then each piece of the body as it is read ----
 
 void HttpProxyExchange::do_dial_response() {
-  auto checked = hc::check_rendezvous_address(owner_->relay().endpoint, request_.address);
-  if (!checked) return respond_error(502, "bad rendezvous address", "bad rendezvous address: " + checked.error());
-  auto options = relay_dial_options(owner_->relay(), owner_->config(), owner_->tunnels());
-  pending_ = net::async_ws_connect(owner_->io(), request_.address, options,
-                                   [self = shared_from_this()](std::error_code ec, net::ConnectResult r) {
-                                     self->pending_.reset();
-                                     self->on_dial_response(ec, std::move(r));
-                                   });
-}
-
-void HttpProxyExchange::on_dial_response(std::error_code ec, net::ConnectResult result) {
-  if (cancelled_) {
-    if (result.ws) result.ws->abort();
-    return;
-  }
-  if (ec) {
-    origin_->cancel();
-    owner_->tunnels().failed(owner_->name(), "rendezvous_failed");
-    spdlog::warn("{}: rendezvous for the answer to request {} failed: {}", owner_->name(), request_.id,
-                 describe_connect_failure(owner_->forward().hc, ec, result));
-    return finish(502);
-  }
-  rendezvous_ = std::move(result.ws);
-  do_send_head();
+  if (dial_rendezvous(&HttpProxyExchange::do_send_head)) return;
+  origin_->cancel();
+  finish(502);
 }
 
 void HttpProxyExchange::do_send_head() {

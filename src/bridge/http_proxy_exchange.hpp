@@ -28,7 +28,9 @@ class HttpProxyExchange : public Handshake, public std::enable_shared_from_this<
 
  private:
   void do_dial_request();
-  void on_dial_request(std::error_code ec, net::ConnectResult result);
+  bool dial_rendezvous(void (HttpProxyExchange::*then)());
+  void on_dial(std::error_code ec, net::ConnectResult result, void (HttpProxyExchange::*then)());
+  void on_request_channel();
   void do_read_request();
   void on_request_part(std::error_code ec, net::ReadChunk chunk);
   void do_origin();
@@ -38,7 +40,6 @@ class HttpProxyExchange : public Handshake, public std::enable_shared_from_this<
   void do_collect_body();
   void on_collected(const OriginFailure* failure, std::string_view data, bool last);
   void do_dial_response();
-  void on_dial_response(std::error_code ec, net::ConnectResult result);
   void do_send_head();
   void do_stream_body();
   void on_body_piece(const OriginFailure* failure, std::string_view data, bool last);

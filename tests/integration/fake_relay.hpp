@@ -35,6 +35,23 @@ inline std::string server_frame(net::ws::Opcode op, std::string_view payload, bo
   return std::string(reinterpret_cast<char*>(h), n) + std::string(payload);
 }
 
+// Stops `daemon` (waits up to 5 s for its shutdown), then drops every connection of `fake`, which a hostile relay may
+// leave half-way (a handshake never answered, a close never returned), and lets the daemon's side see it, so nothing is
+// left holding itself when the io_context goes (LeakSanitizer).
+template <class Daemon, class Fake>
+void stop_daemon_and_drop(asio::io_context& io, Daemon* daemon, Fake& fake) {
+  if (daemon) {
+    bool stopped = false;
+    daemon->shutdown([&] { stopped = true; });
+    run_until(io, [&] { return stopped; }, std::chrono::seconds(5));
+  }
+  for (auto& c : fake.conns) c->drop();
+  for (int i = 0; i < 100; ++i) {
+    io.restart();
+    if (io.poll() == 0) break;
+  }
+}
+
 inline std::string close_payload(uint16_t code, std::string_view reason = {}) {
   std::string p;
   p += static_cast<char>(code >> 8);

@@ -92,20 +92,7 @@ struct Hostile {
     config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"sink", "127.0.0.1", sink.port()});
     if (tweak) tweak(config);
   }
-  ~Hostile() {
-    if (daemon) {
-      bool stopped = false;
-      daemon->shutdown([&] { stopped = true; });
-      run_until(io, [&] { return stopped; }, 5s);
-    }
-    // A hostile relay leaves connections half-way (a handshake never answered, a close never returned): drop them and
-    // let the daemon's side see it, so nothing is left holding itself when the io_context goes (LeakSanitizer).
-    for (auto& c : fake.conns) c->drop();
-    for (int i = 0; i < 100; ++i) {
-      io.restart();
-      if (io.poll() == 0) break;
-    }
-  }
+  ~Hostile() { testing::stop_daemon_and_drop(io, daemon.get(), fake); }
   // Starts the daemon; with `wait_control`, until the control channel is up on the fake.
   void start(bool wait_control = true) {
     daemon = std::make_unique<bridge::Daemon>(io, config);

@@ -29,16 +29,7 @@ struct HttpHarness {
     REQUIRE_FALSE(daemon->start().has_value());
     REQUIRE(run_until(io, [this] { return (control = fake.live_control()) && daemon->remote_forwarders().at(0)->connected(); }));
   }
-  ~HttpHarness() {
-    bool stopped = false;
-    daemon->shutdown([&] { stopped = true; });
-    run_until(io, [&] { return stopped; }, 5s);
-    for (auto& c : fake.conns) c->drop();
-    for (int i = 0; i < 100; ++i) {
-      io.restart();
-      if (io.poll() == 0) break;
-    }
-  }
+  ~HttpHarness() { testing::stop_daemon_and_drop(io, daemon.get(), fake); }
   std::string address(const std::string& id) const {
     return "ws://127.0.0.1:" + std::to_string(fake.port()) + "/$hc/web?sb-hc-action=request&sb-hc-id=" + id;
   }

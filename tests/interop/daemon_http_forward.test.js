@@ -3,48 +3,21 @@
 // http.server, web_origin.py). GET and POST bodies of 0, 65535, 65536, 65537 and 10 MiB byte-exact (SHA-256), HEAD
 // and 204 without a body, a redirect passed through (not followed), server-sent events arriving event by event, the
 // path-escape cases refused with 400 (never reaching the server), X-Forwarded-For and the base path.
-const { spawn, execFile } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
+const { pattern, curlTo } = require('./lib/curl');
 const h = require('./lib/harness');
 const { assert, ok } = h;
 
 const SIZES = [0, 65535, 65536, 65537, 10 << 20];
 
-function pattern(n) {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff;
-  return b;
-}
-
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hcb-http-fwd-'));
+const curlWith = curlTo(tmp);
+const curl = (args, what) => curlWith(args, { what });
 const ca = () => path.join(process.env.HCB_TEST_CERT_DIR, 'cert.pem');
-let seq = 0;
-
-// curl with the body to a file; resolves {status, headers (lower-case names), body Buffer}.
-function curl(args, what) {
-  const n = ++seq;
-  const bodyFile = path.join(tmp, `b${n}`);
-  const headFile = path.join(tmp, `h${n}`);
-  return new Promise((resolve, reject) => {
-    execFile('curl', ['-sS', '--max-time', '60', '--cacert', ca(), '-o', bodyFile, '-D', headFile, ...args],
-      { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-        if (err) return reject(new Error(`${what}: curl failed: ${stderr || err.message}`));
-        const lines = fs.readFileSync(headFile, 'latin1').split('\r\n\r\n').filter((s) => s.startsWith('HTTP/')).pop().split('\r\n');
-        const headers = {};
-        for (const l of lines.slice(1)) {
-          const i = l.indexOf(':');
-          if (i > 0) headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
-        }
-        const body = fs.existsSync(bodyFile) ? fs.readFileSync(bodyFile) : Buffer.alloc(0);
-        fs.rmSync(bodyFile, { force: true });
-        fs.rmSync(headFile, { force: true });
-        resolve({ status: Number(lines[0].split(' ')[1]), headers, body });
-      });
-  });
-}
 
 async function startOrigin(t) {
   const proc = spawn('python3', [path.join(__dirname, 'lib', 'web_origin.py')], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,7 +4,7 @@
 // byte-exact (SHA-256), a chunked upload, a streamed response, 20 concurrent mixed requests, what the listener sees
 // (no token, no sb-hc-* pairs, Via), a listener that never answers (504 + the service's JSON after
 // --request-timeout), no listener (404), bad tokens (401), and Entra ID senders (JWT served, no role 403).
-const { spawn, execFile } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -15,40 +15,10 @@ const { assert, ok } = h;
 
 const SIZES = [0, 65535, 65536, 65537, 10 << 20];
 
-function pattern(n) {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >> 8)) & 0xff;
-  return b;
-}
+const { pattern, curlTo } = require('./lib/curl');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hcb-http-'));
-let seq = 0;
-
-// curl with the body to a file; resolves {status, headers (lower-case names), body Buffer}.
-function curl(args, { what }) {
-  const n = ++seq;
-  const bodyFile = path.join(tmp, `b${n}`);
-  const headFile = path.join(tmp, `h${n}`);
-  const ca = path.join(process.env.HCB_TEST_CERT_DIR, 'cert.pem');
-  return new Promise((resolve, reject) => {
-    execFile('curl', ['-sS', '--max-time', '60', '--cacert', ca, '-o', bodyFile, '-D', headFile, ...args],
-      { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-        if (err) return reject(new Error(`${what}: curl failed: ${stderr || err.message}`));
-        const text = fs.readFileSync(headFile, 'latin1').split('\r\n\r\n').filter((s) => s.startsWith('HTTP/')).pop();
-        const lines = text.split('\r\n');
-        const status = Number(lines[0].split(' ')[1]);
-        const headers = {};
-        for (const l of lines.slice(1)) {
-          const i = l.indexOf(':');
-          if (i > 0) headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
-        }
-        const body = fs.existsSync(bodyFile) ? fs.readFileSync(bodyFile) : Buffer.alloc(0);
-        fs.rmSync(bodyFile, { force: true });
-        fs.rmSync(headFile, { force: true });
-        resolve({ status, headers, body });
-      });
-  });
-}
+const curl = curlTo(tmp);
 
 // Sends `text` over TLS and resolves with everything the relay sends back until it closes.
 function rawRequest(port, text) {

@@ -28,6 +28,11 @@ void OriginRequest::cancel() {
   timer_.cancel();
   if (dial_) dial_->cancel();
   if (stream_) stream_->close();
+  // The handlers hold their owner, which holds this request: let them go, or the pair would keep itself alive.
+  head_handler_ = nullptr;
+  body_handler_ = nullptr;
+  while (writes_.size() > (writing_ ? 1u : 0u)) writes_.pop_back();  // the one being written keeps its buffer
+  if (!writes_.empty()) writes_.front().handler = nullptr;
 }
 
 void OriginRequest::arm_timer(const char* what) {
@@ -41,10 +46,12 @@ void OriginRequest::arm_timer(const char* what) {
 
 void OriginRequest::fail(bool timeout, std::string problem) {
   if (done_) return;
+  auto head = std::move(head_handler_);
+  auto body = std::move(body_handler_);
   cancel();
   OriginFailure failure{timeout, std::move(problem)};
-  if (auto h = std::move(head_handler_)) return h(&failure);
-  if (auto h = std::move(body_handler_)) return h(&failure, {}, true);
+  if (head) return head(&failure);
+  if (body) return body(&failure, {}, true);
 }
 
 void OriginRequest::do_connect() {
@@ -95,6 +102,7 @@ void OriginRequest::do_write() {
 
 void OriginRequest::on_write(std::error_code ec) {
   writing_ = false;
+  if (writes_.empty()) return;
   auto handler = std::move(writes_.front().handler);
   writes_.pop_front();
   // A server may answer (and close) before it read the whole request body: its answer still counts, so a failed

@@ -29,7 +29,7 @@ elif [[ "${1:-}" =~ ^[0-9]+$ ]]; then
 fi
 case "${1:-}" in -h|--help) sed -n '2,12p' "$0"; exit 0 ;; esac
 
-all_targets=(connection_string sas_verify control_message preamble datagram ws_frame http_head chunked_body url config_file forward_grammar proxy jwt)
+all_targets=(connection_string sas_verify control_message preamble datagram ws_frame http_head chunked_body url config_file forward_grammar http_mapping proxy jwt)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 # Longest input per target: a little more than the largest meaningful input (the example config is 5.8 KB).

@@ -280,14 +280,20 @@ TEST_CASE("build -> parse round trips", "[control]") {
     q.request_target = "/hc/x?y=1";
     q.method = "PUT";
     q.request_headers = {{"Content-Type", "text/plain"}, {"X", ""}};
+    q.remote_address = "2001:db8::7";
+    q.remote_port = 4242;
     q.body = true;
-    const auto r = parse_control_message(build_request_message(q));
+    const std::string json = build_request_message(q);
+    CHECK(json.find(R"("remoteEndpoint":{"address":"2001:db8::7","port":4242})") != std::string::npos);
+    const auto r = parse_control_message(json);
     const auto& p = expect<RequestMessage>(r);
     CHECK(p.address == q.address);
     CHECK(p.id == q.id);
     CHECK(p.request_target == q.request_target);
     CHECK(p.method == q.method);
     CHECK(p.request_headers == q.request_headers);
+    CHECK(p.remote_address == q.remote_address);  // the sender, which a listener turns into X-Forwarded-For
+    CHECK(p.remote_port == 4242);
     CHECK(p.body);
     CHECK_FALSE(p.rendezvous_only);
   }

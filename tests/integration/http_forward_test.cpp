@@ -244,6 +244,30 @@ TEST_CASE("-H: a web server that never answers gives 504 in time; one that is do
   CHECK(b.status == 502);
 }
 
+TEST_CASE("-H: a web server that stalls in the middle of a streamed body is cut off after the timeout") {
+  HttpHarness h([](bridge::HttpTarget& t) { t.response_timeout = bridge::Seconds(0.5); });
+  testing::LogCapture log("stalled");
+  h.control->send_text(hc::build_request_message(h.request("st", "GET", "/web/stall")));
+  FakeRelay::ConnPtr rv;
+  REQUIRE(run_until(h.io, [&] {
+    for (const auto& c : h.fake.with_action("request"))
+      if (c->id == "st") rv = c;
+    return rv != nullptr;
+  }));
+  const auto t0 = std::chrono::steady_clock::now();
+  // The head and the 10 bytes went out; then the rendezvous is dropped (an abort: the sender must not take a
+  // truncated body for a whole one), the request counted and logged.
+  REQUIRE(run_until(h.io, [&] { return rv->ended; }, 10s));
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  rv->parse();
+  REQUIRE_FALSE(rv->frames.empty());
+  CHECK(rv->frames[0].opcode == Op::text);
+  CHECK(rv->data().size() >= 10);
+  CHECK_FALSE(rv->close_code().has_value());
+  CHECK(log.lines() == 1);
+  CHECK(h.requests("5xx") == 1);  // counted as failed, whatever the head said
+}
+
 TEST_CASE("-H: requests over the in-flight limit are answered 503") {
   HttpHarness h([](bridge::HttpTarget& t) { t.max_requests = 1; });
   hc::RequestMessage hang = h.request("hang1", "GET", "/web/hang");

@@ -2,6 +2,7 @@
 // project's own head parser (Content-Length or chunked bodies), records it, and answers by path:
 //   /size/N      N pseudo-random bytes (seed N) with Content-Length;   /chunked/N  the same bytes, chunked
 //   /echo        the request body back;  /empty  204;  /redirect  302 to /elsewhere;  /hang  never answers
+//   /stall       a head for 100000 bytes, 10 of them, then nothing
 //   anything else: 200 "ok". HEAD gets the GET head without a body. One request per connection. A leading "/app" (the
 //   tests' base path) is ignored.
 #pragma once
@@ -100,6 +101,10 @@ class WebServer {
     std::string path = net::http::split_target(head.target).first;
     if (path.rfind("/app/", 0) == 0) path.erase(0, 4);  // the tests publish the server under the base path /app
     if (path == "/hang") return;
+    if (path == "/stall") {  // a head promising 100000 bytes, 10 of them, then nothing
+      c->answer = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789";
+      return asio::async_write(c->sock, asio::buffer(c->answer), [c](std::error_code, std::size_t) {});
+    }
     c->answer = answer_for(head.method, path, c->body);
     asio::async_write(c->sock, asio::buffer(c->answer), [c](std::error_code, std::size_t) {
       std::error_code ignored;

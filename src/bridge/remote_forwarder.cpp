@@ -258,6 +258,7 @@ void RemoteForwarder::fail_channel(uint16_t code, const std::string& why) {
 void RemoteForwarder::on_disconnected(const std::string& why, bool immediate) {
   ++generation_;
   set_up(false);
+  awaiting_body_.reset();  // its body will not come on another channel
   keepalive_timer_.cancel();
   renewal_.reset();
   if (ws_) ws_->abort();

@@ -358,13 +358,6 @@ std::string build_request_head(std::string_view method, std::string_view target,
   return out;
 }
 
-std::string build_response_head(int status, std::string_view reason, const Headers& headers) {
-  std::string out = status_line(status, reason);
-  append_extra(out, headers, {});
-  out.append("\r\n");
-  return out;
-}
-
 bool is_token_text(std::string_view s) { return is_token(s); }
 
 }  // namespace net::http

@@ -125,8 +125,6 @@ std::string build_response(int status, std::string_view reason, const Headers& e
 // headers included), then the blank line. An unsafe header is dropped as above and the target is percent-encoded where
 // it holds spaces or controls; the caller checks the method with is_token_text.
 std::string build_request_head(std::string_view method, std::string_view target, const Headers& headers);
-// A response head "HTTP/1.1 STATUS REASON", `headers` in order, blank line (the same sanitising as build_response).
-std::string build_response_head(int status, std::string_view reason, const Headers& headers);
 // An RFC 7230 token (methods, header names).
 bool is_token_text(std::string_view s);
 

@@ -142,7 +142,7 @@ std::string hex(const std::string& s) { return testing::sha256(s); }
 
 }  // namespace
 
-TEST_CASE("-H: GET, HEAD, 204 and a redirect on the control channel, mapped to base path + remainder") {
+TEST_CASE("http forward (-H): GET, HEAD, 204 and a redirect on the control channel, mapped to base path + remainder") {
   HttpHarness h;
   auto a = ask(h, h.request("g1", "GET", "/web/hello?x=1"));
   CHECK(a.status == 200);
@@ -173,7 +173,7 @@ TEST_CASE("-H: GET, HEAD, 204 and a redirect on the control channel, mapped to b
   CHECK(h.requests("3xx") == 1);
 }
 
-TEST_CASE("-H: bodies of 0, 65,535, 65,536 and 65,537 bytes each way, byte-exact") {
+TEST_CASE("http forward (-H): bodies of 0, 65,535, 65,536 and 65,537 bytes each way, byte-exact") {
   HttpHarness h;
   for (std::size_t n : {std::size_t(0), std::size_t(65535), std::size_t(65536), std::size_t(65537)}) {
     INFO("size " << n);
@@ -201,7 +201,7 @@ TEST_CASE("-H: bodies of 0, 65,535, 65,536 and 65,537 bytes each way, byte-exact
   }
 }
 
-TEST_CASE("-H: a large chunked download streams over a rendezvous, byte-exact") {
+TEST_CASE("http forward (-H): a large chunked download streams over a rendezvous, byte-exact") {
   HttpHarness h;
   const std::size_t n = 3 * 1024 * 1024 + 17;
   auto a = ask(h, h.request("big", "GET", "/web/chunked/" + std::to_string(n)), {}, 30s);
@@ -212,7 +212,7 @@ TEST_CASE("-H: a large chunked download streams over a rendezvous, byte-exact") 
   CHECK(h.daemon->metrics().value("hcbridge_http_bytes_total", {{"forward", "T:web"}, {"direction", "to_relay"}}) == n);
 }
 
-TEST_CASE("-H: paths that would leave the base path or name another host are refused with 400") {
+TEST_CASE("http forward (-H): paths that would leave the base path or name another host are refused with 400") {
   HttpHarness h;
   int i = 0;
   for (const char* target : {"/web//evil/x", "/web/%2F%2Fevil/x", "/web/../secret", "/web/%2e%2e/secret", "/webx/a",
@@ -225,7 +225,7 @@ TEST_CASE("-H: paths that would leave the base path or name another host are ref
   CHECK(h.requests("4xx") == 6);
 }
 
-TEST_CASE("-H: a web server that never answers gives 504 in time; one that is down gives 502") {
+TEST_CASE("http forward (-H): a web server that never answers gives 504 in time, and one that is down gives 502") {
   HttpHarness h([](bridge::HttpTarget& t) { t.response_timeout = bridge::Seconds(0.5); });
   testing::LogCapture log("hang");
   const auto t0 = std::chrono::steady_clock::now();
@@ -244,7 +244,7 @@ TEST_CASE("-H: a web server that never answers gives 504 in time; one that is do
   CHECK(b.status == 502);
 }
 
-TEST_CASE("-H: a web server that stalls in the middle of a streamed body is cut off after the timeout") {
+TEST_CASE("http forward (-H): a web server that stalls in the middle of a streamed body is cut off after the timeout") {
   HttpHarness h([](bridge::HttpTarget& t) { t.response_timeout = bridge::Seconds(0.5); });
   testing::LogCapture log("stalled");
   h.control->send_text(hc::build_request_message(h.request("st", "GET", "/web/stall")));
@@ -268,7 +268,7 @@ TEST_CASE("-H: a web server that stalls in the middle of a streamed body is cut 
   CHECK(h.requests("5xx") == 1);  // counted as failed, whatever the head said
 }
 
-TEST_CASE("-H: requests over the in-flight limit are answered 503") {
+TEST_CASE("http forward (-H): requests over the in-flight limit are answered 503") {
   HttpHarness h([](bridge::HttpTarget& t) { t.max_requests = 1; });
   hc::RequestMessage hang = h.request("hang1", "GET", "/web/hang");
   h.control->send_text(hc::build_request_message(hang));
@@ -277,7 +277,7 @@ TEST_CASE("-H: requests over the in-flight limit are answered 503") {
   CHECK(a.status == 503);
 }
 
-TEST_CASE("-H: without a web server the listener still answers 501") {
+TEST_CASE("http forward (-H): without a web server the listener still answers 501") {
   HttpHarness h([](bridge::HttpTarget& t) { t.port = 0; });  // port 0: the harness publishes no web server
   auto a = ask(h, h.request("n1", "GET", "/web/x"));
   CHECK(a.status == 501);

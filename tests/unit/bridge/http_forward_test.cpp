@@ -45,7 +45,7 @@ std::string header(const net::http::Headers& h, const char* name) {
 
 }  // namespace
 
-TEST_CASE("-H: azbridge's grammar, with the port after the path or after the host") {
+TEST_CASE("http forward (-H): azbridge's grammar, with the port after the path or after the host") {
   auto t = http_of("web:http/localhost");
   CHECK_FALSE(t.tls);
   CHECK(t.host == "localhost");
@@ -66,7 +66,7 @@ TEST_CASE("-H: azbridge's grammar, with the port after the path or after the hos
   CHECK(t.port == 443);
 }
 
-TEST_CASE("-H: mistakes name what is wrong") {
+TEST_CASE("http forward (-H): mistakes name what is wrong") {
   CHECK(contains(http_error("web"), "missing ':'"));
   CHECK(contains(http_error("web:ftp/host"), "http/ or https/"));
   CHECK(contains(http_error("web:localhost:80"), "http/ or https/"));

@@ -89,10 +89,12 @@ h.run('daemon_bad_input: bad command lines and config files exit 2 with a clear 
     // ---- forwarding expressions ----
     ['-T port 0', ['-T', 'hc:0'], /-T 'hc:0': .*port '0' is out of range \(expected 1-65535\)/],
     ['-T port 70000', ['-T', 'hc:70000'], /port '70000' is out of range/],
-    ['-T port abc', ['-T', 'hc:abc'], /'abc' is not a port number/],
+    // A word that starts with a letter is azbridge's relative Unix socket name ('-T hc:app.sock'); one that starts with
+    // a digit is a mistyped port.
+    ['-T port 1abc', ['-T', 'hc:1abc'], /'1abc' is not a port number/],
     ['-L port 0', ['-L', '0:hc'], /-L '0:hc': .*port '0' is out of range/],
     ['-L port 70000', ['-L', '70000:hc'], /port '70000' is out of range/],
-    ['-L port abc', ['-L', 'abc:hc'], /'abc' is not a port number/],
+    ['-L port 1abc', ['-L', '1abc:hc'], /'1abc' is not a port number/],
     ['-L huge port', ['-L', '99999999999999999999:hc'], /out of range/],
     ['-L without hc', ['-L', '8080'], /-L '8080': missing ':hc'/],
     ['-L empty hc', ['-L', '8080:'], /missing hybrid connection name/],

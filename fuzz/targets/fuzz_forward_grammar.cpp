@@ -11,6 +11,7 @@
 #include "hc/preamble.hpp"
 #include "hc/url.hpp"
 
+#include <cctype>
 #include <string>
 
 namespace {
@@ -62,7 +63,15 @@ std::string written_target(const bridge::RemoteTarget& t) {
 }
 
 std::string legacy_written_target(const bridge::RemoteTarget& t) {
-  if (is_socket(t)) return socket_text(t.socket_path, t.port_name);
+  if (is_socket(t)) {
+    // In -R order "unix:a/443" is the host "unix" with port name "a" and port 443, so a socket path whose last segment
+    // starts with a digit is written with its port name (docs/configuration.md).
+    const std::size_t slash = t.socket_path.rfind('/');
+    const bool digit_tail = slash != std::string::npos && slash + 1 < t.socket_path.size() &&
+                            std::isdigit(static_cast<unsigned char>(t.socket_path[slash + 1]));
+    if (digit_tail) return t.port_name + "/unix:" + t.socket_path;
+    return socket_text(t.socket_path, t.port_name);
+  }
   return host_text(t.host) + ":" + t.port_name + "/" + std::to_string(t.port) + udp_suffix(t.protocol);
 }
 

@@ -62,14 +62,24 @@ std::string written_target(const bridge::RemoteTarget& t) {
   return t.port_name + "/" + host_text(t.host) + ":" + std::to_string(t.port) + udp_suffix(t.protocol);
 }
 
+// A port as the grammar reads one: digits, maybe with azbridge's U suffix.
+bool port_text(std::string s) {
+  if (s.size() > 1 && (s.back() == 'U' || s.back() == 'u')) s.pop_back();
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
 std::string legacy_written_target(const bridge::RemoteTarget& t) {
   if (is_socket(t)) {
-    // In -R order "unix:a/443" is the host "unix" with port name "a" and port 443, so a socket path whose last segment
-    // starts with a digit is written with its port name (docs/configuration.md).
+    // In -R order "unix:a/443" is the host "unix" with port name "a" and port 443, so a socket path made of a valid
+    // port name, '/' and a port is written with its port name (docs/configuration.md).
     const std::size_t slash = t.socket_path.rfind('/');
-    const bool digit_tail = slash != std::string::npos && slash + 1 < t.socket_path.size() &&
-                            std::isdigit(static_cast<unsigned char>(t.socket_path[slash + 1]));
-    if (digit_tail) return t.port_name + "/unix:" + t.socket_path;
+    const std::string name = slash == std::string::npos ? std::string() : t.socket_path.substr(0, slash);
+    if (slash != std::string::npos && hc::valid_port_name(name) && name.front() != '/' && name.front() != '.' &&
+        port_text(t.socket_path.substr(slash + 1)))
+      return t.port_name + "/unix:" + t.socket_path;
     return socket_text(t.socket_path, t.port_name);
   }
   return host_text(t.host) + ":" + t.port_name + "/" + std::to_string(t.port) + udp_suffix(t.protocol);

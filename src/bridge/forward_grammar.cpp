@@ -307,9 +307,11 @@ hc::Result<RemoteTarget> remote_target(std::string_view text) {
 hc::Result<RemoteTarget> legacy_target(std::string_view text) {
   if (text.empty()) return hc::fail("empty target (expected [host:][port_name/]port)");
   // "unix:name/80" is this order's host "unix" with a port name; a socket path here ends in a name, not a port.
+  // It is that only when what lies between "unix:" and the port could be a port name; "unix:/x/443" is a socket.
   const UnixForm u = find_unix_form(text);
   const std::size_t last_slash = u.path.rfind('/');
-  if (u.found && (u.has_name || last_slash == std::string_view::npos || !is_port_text(u.path.substr(last_slash + 1))))
+  if (u.found && (u.has_name || last_slash == std::string_view::npos || !is_port_text(u.path.substr(last_slash + 1)) ||
+                  !checked_port_name(u.path.substr(0, last_slash)).ok()))
     return socket_target(u.path, u.has_name, u.name);
   if (looks_like_socket_path(text)) return hc::fail(kWriteSocketAsUnix);
   RemoteTarget t;

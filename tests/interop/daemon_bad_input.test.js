@@ -111,7 +111,8 @@ h.run('daemon_bad_input: bad command lines and config files exit 2 with a clear 
     ['nothing to do', [], /nothing to do/],
     // ---- options ----
     ['unknown flag', ['--bogus', '-T', 'hc:80'], /unknown option '--bogus'/],
-    ['azbridge -H', ['-H', 'hc:http/x', '-T', 'hc:80'], /'-H'/],
+    ['-H bad scheme', ['-H', 'hc:ftp/x'], /-H 'hc:ftp\/x': the target must start with http\/ or https\//],
+    ['-H and -T on one hc', ['-H', 'hc:http/x', '-T', 'hc:80'], /hybrid connection 'hc' is already forwarded/],
     ['-K without -k', ['-K', 'root', '-T', 'hc:80'], /key_name 'root' is set but no key/],
     ['-k without -K', ['-k', KEY_A, '-T', 'hc:80'], /no key_name/],
     ['-s with -k', ['-K', 'n', '-k', KEY_A, '-s', SAS, '-T', 'hc:80'], /cannot be combined/],

@@ -183,17 +183,24 @@ void check_error_format(const std::string& error, const std::string& text) {
   FUZZ_CHECK(line >= 1 && line <= fuzz::count_of(text, "\n") + 1, "error line out of range: " + fuzz::show(error));
 }
 
+// A Unix socket endpoint: a usable path and a valid port name; else a port, a valid host and a valid port name.
+template <class Endpoint>
+bool endpoint_ok(const Endpoint& e, const std::string& host) {
+  if (e.protocol == bridge::Protocol::unix_socket)
+    return bridge::socket_path_problem(e.socket_path).empty() && hc::valid_port_name(e.port_name);
+  return e.port != 0 && bridge::valid_host(host) && hc::valid_port_name(e.port_name);
+}
+
 void check_well_formed(const bridge::Config& c) {
   for (const auto& f : c.local_forwards) {
     FUZZ_CHECK(bridge::valid_hc_name(f.hc) && !f.bindings.empty(), "local forward " + fuzz::show(f.hc));
     for (const auto& b : f.bindings)
-      FUZZ_CHECK(b.port != 0 && bridge::valid_host(b.bind_host) && hc::valid_port_name(b.port_name),
-                 "binding " + fuzz::show(b.bind_host) + " " + fuzz::show(b.port_name));
+      FUZZ_CHECK(endpoint_ok(b, b.bind_host), "binding " + fuzz::show(b.bind_host) + " " + fuzz::show(b.port_name));
   }
   for (const auto& f : c.remote_forwards) {
-    FUZZ_CHECK(bridge::valid_hc_name(f.hc) && !f.targets.empty(), "remote forward " + fuzz::show(f.hc));
+    FUZZ_CHECK(bridge::valid_hc_name(f.hc) && (!f.targets.empty() || f.http), "remote forward " + fuzz::show(f.hc));
     for (const auto& t : f.targets)
-      FUZZ_CHECK(t.port != 0 && bridge::valid_host(t.host) && hc::valid_port_name(t.port_name),
+      FUZZ_CHECK(endpoint_ok(t, t.host),
                  "target " + fuzz::show(t.host) + " " + fuzz::show(t.port_name));
   }
 }

@@ -3,6 +3,8 @@
   iperf3           bulk TCP both ways (client sends; -R: server sends), MB/s
   redis-benchmark  SET and GET, 50 clients, one request in flight per client and 16 pipelined (-P 16), requests/s
   pgbench -S       select-only TPC-B on PostgreSQL (initdb'd by the harness in its work directory, as nobody), tps
+  iperf3-udp       iperf3 -u at a fixed rate both ways (issue 14): datagrams/s received and the loss; the tunnel
+                   forwards the port for TCP (iperf3's control connection) and for UDP (its datagrams)
 
 For each application its server is started once on loopback; every figure is then measured direct (client -> server)
 and through a fresh TLS chain (client -> hcbridge -L -> hcrelay over TLS -> hcbridge -T -> server), one after the
@@ -20,7 +22,9 @@ import subprocess
 from . import chains
 from .procs import ProcessFailed
 
-APPS = ("iperf3", "redis", "pgbench")
+APPS = ("iperf3", "redis", "pgbench", "iperf3-udp")
+# iperf3 -u: 1,400-byte datagrams (under a 1,500-byte MTU) at 20 and 100 Mbit/s, about 1,800 and 8,900 datagrams/s.
+UDP_RATES, UDP_LENGTH = ("20M", "100M"), 1400
 GIB = 1 << 30
 
 
@@ -128,9 +132,25 @@ def pgbench_tests(p):
     return [("pgbench -S, 8 clients", "tps", client)]
 
 
+def iperf3_udp_tests(p):
+    def one(rate, reverse):
+        def client(port):
+            argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-u", "-b", rate, "-l", str(UDP_LENGTH),
+                    "-t", str(p["app_seconds"]), "-J"]
+            got = json.loads(run(argv + (["-R"] if reverse else []), p["app_seconds"] + 60))["end"]["sum_received"]
+            if not got.get("seconds") or not got.get("packets"):
+                raise AppFailed("iperf3 -u: no datagram arrived")
+            received = got["packets"] - got["lost_packets"]
+            return {"value": received / got["seconds"], "loss_percent": got["lost_percent"], "bytes": got["bytes"]}
+        return client
+    return [(f"iperf3 -u -b {rate} -l {UDP_LENGTH}{' -R server->client' if reverse else ' client->server'}",
+             "datagrams/s", one(rate, reverse)) for rate in UDP_RATES for reverse in (False, True)]
+
+
 SERVERS = {"iperf3": (lambda c, p: start_iperf3(c), iperf3_tests),
            "redis": (lambda c, p: start_redis(c), redis_tests),
-           "pgbench": (lambda c, p: start_postgres(c, p["app_start_timeout"]), pgbench_tests)}
+           "pgbench": (lambda c, p: start_postgres(c, p["app_start_timeout"]), pgbench_tests),
+           "iperf3-udp": (lambda c, p: start_iperf3(c), iperf3_udp_tests)}
 
 
 # ------------------------------------------------------------------------------------------------------ running
@@ -139,7 +159,7 @@ SERVERS = {"iperf3": (lambda c, p: start_iperf3(c), iperf3_tests),
 def through_tunnel(env, app, port, client):
     """One client run through a fresh TLS chain to `port`; with the chain processes' CPU seconds (per GiB when the
     client reports bytes)."""
-    tunnel = chains.hcbridge(env, tls=True, target_port=port, name=f"{app}-tls")
+    tunnel = chains.hcbridge(env, tls=True, target_port=port, name=f"{app}-tls", udp=app == "iperf3-udp")
     try:
         before = {role: proc.cpu_seconds() for role, proc in tunnel.measured().items()}
         out = client(int(tunnel.client_args[1].rsplit(":", 1)[1]))
@@ -178,7 +198,7 @@ def measure_app(env, app, p):
     finally:
         codes = server.stop()
     # iperf3 -s exits 1 on SIGTERM ("interrupt - the server has terminated").
-    clean = (0, 1, -15) if app == "iperf3" else (0, -15)
+    clean = (0, 1, -15) if app.startswith("iperf3") else (0, -15)
     bad = {role: code for role, code in codes.items() if code not in clean}
     if bad:
         result["errors"].append(f"server exit codes when stopped: {bad} (logs in {env.workdir})")

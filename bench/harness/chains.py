@@ -21,11 +21,22 @@ KEY_NAME = "bench"
 LOG_LEVEL = "info"
 
 
-def free_port():
-    """A loopback port the kernel just handed out (the daemons' -L needs a number up front)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(udp_too=False):
+    """A loopback port the kernel just handed out (the daemons' -L needs a number up front); with `udp_too`, one
+    that is free for UDP as well (a few tries)."""
+    for _ in range(20):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not udp_too:
+            return port
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no loopback port free for both TCP and UDP in 20 tries")
 
 
 def json_line(line):
@@ -161,8 +172,10 @@ def start_squid(chain):
     return f"http://127.0.0.1:{port}"
 
 
-def hcbridge(env, tls, max_connections=20000, proxy=False, target_port=None, name=None):
-    """The daemon pair; to an hcbench server of its own, or to `target_port` (a real application, see apps.py)."""
+def hcbridge(env, tls, max_connections=20000, proxy=False, target_port=None, name=None, udp=False):
+    """The daemon pair; to an hcbench server of its own, or to `target_port` (a real application, see apps.py).
+    With `udp`, the same local and target port numbers are forwarded for UDP as well (port names `ctl` and `dgm`):
+    iperf3 -u runs its control connection over TCP and its datagrams to the same port number."""
     label = f"hcbridge, {'TLS' if tls else 'ws://'}"
     if name is None:
         name = "hcbridge-tls" if tls else "hcbridge-ws"
@@ -176,11 +189,19 @@ def hcbridge(env, tls, max_connections=20000, proxy=False, target_port=None, nam
                   "--max-connections", str(max_connections), "--log-level", LOG_LEVEL]
         if tls:
             common += ["--ca-file", env.ca_file]
-        listener = chain.start("hcbridge -T", common + ["-T", f"{HC_NAME}:127.0.0.1:{server_port}"], env=daemon_env)
+        local_port = free_port(udp_too=udp)
+        if udp:
+            targets = ["-T", f"{HC_NAME}:ctl/127.0.0.1:{server_port};dgm/127.0.0.1:{server_port}U"]
+            locals_ = ["-L", f"127.0.0.1:{local_port}/ctl;127.0.0.1:{local_port}U/dgm:{HC_NAME}"]
+        else:
+            targets = ["-T", f"{HC_NAME}:127.0.0.1:{server_port}"]
+            locals_ = ["-L", f"127.0.0.1:{local_port}:{HC_NAME}"]
+        listener = chain.start("hcbridge -T", common + targets, env=daemon_env)
         listener.wait_for(lambda l: "control channel connected" in l, 15, "'control channel connected'")
-        local_port = free_port()
-        sender = chain.start("hcbridge -L", common + ["-L", f"127.0.0.1:{local_port}:{HC_NAME}"], env=daemon_env)
-        sender.wait_for(lambda l: "listening on" in l, 15, "'listening on'")
+        sender = chain.start("hcbridge -L", common + locals_, env=daemon_env)
+        sender.wait_for(lambda l: "listening on" in l and "/udp" not in l, 15, "'listening on'")
+        if udp:
+            sender.wait_for(lambda l: "listening on" in l and "/udp" in l, 15, "'listening on .../udp'")
         chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
     return chain
 

@@ -144,6 +144,9 @@ def app_rows(results):
                 "p50 us direct/tunnel": "-" if None in p50 else f"{p50[0]:.0f}/{p50[1]:.0f}",
                 "+p50 us": fmt(None if None in p50 else p50[1] - p50[0]),
             })
+            loss = (direct.get("loss_percent"), tunnel.get("loss_percent"))
+            if loss != (None, None):
+                rows[-1]["loss % direct/tunnel"] = "/".join(fmt(v, "{:.1f}") for v in loss)
     return rows
 
 

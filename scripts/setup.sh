@@ -19,6 +19,7 @@ debs=(
   # on loopback (redis-server, postgres as nobody, iperf3 -s); the packages' system services are not used;
   # interop.daemon_unix_redis starts redis-server on a Unix socket and uses redis-cli
   iperf3 redis-server redis-tools postgresql
+  wrk                        # HTTP load: requests/s through hcbridge -H in the benchmark (bench/run.py --apps http)
 )
 
 missing=()

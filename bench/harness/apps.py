@@ -3,6 +3,8 @@
   iperf3           bulk TCP both ways (client sends; -R: server sends), MB/s
   redis-benchmark  SET and GET, 50 clients, one request in flight per client and 16 pipelined (-P 16), requests/s
   pgbench -S       select-only TPC-B on PostgreSQL (initdb'd by the harness in its work directory, as nobody), tps
+  http             small GETs through hcbridge -H (HC HTTP request mode, issue 15): requests/s with wrk -c 16, and
+                   the p50 of sequential requests on one connection (added latency); a Node origin server
   iperf3-udp       iperf3 -u at a fixed rate both ways (issue 14): datagrams/s received and the loss; the tunnel
                    forwards the port for TCP (iperf3's control connection) and for UDP (its datagrams)
 
@@ -12,17 +14,21 @@ other. The tunnel's CPU seconds are sampled around every tunnel run (per GiB for
 """
 import csv
 import glob
+import http.client
 import io
 import json
 import os
 import re
 import signal
+import ssl
 import subprocess
+import time
+import urllib.parse
 
 from . import chains
 from .procs import ProcessFailed
 
-APPS = ("iperf3", "redis", "pgbench", "iperf3-udp")
+APPS = ("iperf3", "redis", "pgbench", "iperf3-udp", "http")
 # iperf3 -u: 1,400-byte datagrams (under a 1,500-byte MTU) at 20 and 100 Mbit/s, about 1,800 and 8,900 datagrams/s.
 UDP_RATES, UDP_LENGTH = ("20M", "100M"), 1400
 GIB = 1 << 30
@@ -147,10 +153,71 @@ def iperf3_udp_tests(p):
              "datagrams/s", one(rate, reverse)) for rate in UDP_RATES for reverse in (False, True)]
 
 
+def start_http_origin(chain):
+    script = os.path.join(chain.env.root, "bench", "peers", "http_origin.js")
+    proc = chain.start("http origin", ["node", script, "0"])
+    return proc.wait_for(lambda l: (chains.json_line(l) or {}).get("port"), 10, "the origin's ready line")
+
+
+def http_tests(p):
+    """`where` is the origin's port (direct) or the tunnel's {"url", "headers", "ca_file"}."""
+    def target(where):
+        if isinstance(where, int):
+            return f"http://127.0.0.1:{where}/", {}, None
+        return where["url"], where["headers"], where["ca_file"]
+
+    def rate(connections):
+        def client(where):
+            url, headers, _ = target(where)
+            argv = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{p['app_seconds']}s", "--latency"]
+            for k, v in headers.items():
+                argv += ["-H", f"{k}: {v}"]
+            out = run(argv + [url], p["app_seconds"] + 60)
+            rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+            p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+            if not rps:
+                raise AppFailed(f"wrk: no Requests/sec in: {out.strip()[-200:]}")
+            if re.search(r"Non-2xx or 3xx responses|Socket errors", out):
+                raise AppFailed(f"wrk: errors or non-2xx responses: {out.strip()[-300:]}")
+            result = {"value": float(rps.group(1))}
+            if p50:
+                result["p50_us"] = float(p50.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[p50.group(2)]
+            return result
+        return client
+
+    def latency(where):
+        """One keep-alive connection, sequential GETs: p50 of the round trip."""
+        url, headers, ca_file = target(where)
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=10,
+                                               context=ssl.create_default_context(cafile=ca_file))
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        samples, deadline = [], time.monotonic() + p["app_seconds"]
+        try:
+            while time.monotonic() < deadline and len(samples) < p["http_requests"]:
+                t0 = time.perf_counter()
+                conn.request("GET", parts.path, headers=headers)
+                resp = conn.getresponse()
+                body = resp.read()
+                samples.append(time.perf_counter() - t0)
+                if resp.status != 200 or len(body) != 64:
+                    raise AppFailed(f"GET {parts.path}: {resp.status}, {len(body)} bytes")
+        finally:
+            conn.close()
+        samples.sort()
+        return {"value": len(samples) / sum(samples), "p50_us": samples[len(samples) // 2] * 1e6}
+
+    return [("GET 64 B, wrk -c 16 (keep-alive)", "req/s", rate(16)),
+            ("GET 64 B, one connection, sequential", "req/s", latency)]
+
+
 SERVERS = {"iperf3": (lambda c, p: start_iperf3(c), iperf3_tests),
            "redis": (lambda c, p: start_redis(c), redis_tests),
            "pgbench": (lambda c, p: start_postgres(c, p["app_start_timeout"]), pgbench_tests),
-           "iperf3-udp": (lambda c, p: start_iperf3(c), iperf3_udp_tests)}
+           "iperf3-udp": (lambda c, p: start_iperf3(c), iperf3_udp_tests),
+           "http": (lambda c, p: start_http_origin(c), http_tests)}
 
 
 # ------------------------------------------------------------------------------------------------------ running
@@ -159,10 +226,15 @@ SERVERS = {"iperf3": (lambda c, p: start_iperf3(c), iperf3_tests),
 def through_tunnel(env, app, port, client):
     """One client run through a fresh TLS chain to `port`; with the chain processes' CPU seconds (per GiB when the
     client reports bytes)."""
-    tunnel = chains.hcbridge(env, tls=True, target_port=port, name=f"{app}-tls", udp=app == "iperf3-udp")
+    if app == "http":
+        tunnel = chains.hcbridge_http(env, port)
+        where = tunnel.http
+    else:
+        tunnel = chains.hcbridge(env, tls=True, target_port=port, name=f"{app}-tls", udp=app == "iperf3-udp")
+        where = int(tunnel.client_args[1].rsplit(":", 1)[1])
     try:
         before = {role: proc.cpu_seconds() for role, proc in tunnel.measured().items()}
-        out = client(int(tunnel.client_args[1].rsplit(":", 1)[1]))
+        out = client(where)
         cpu = {role: proc.cpu_seconds() - before[role] for role, proc in tunnel.measured().items()}
     finally:
         codes = tunnel.stop()

@@ -8,10 +8,15 @@
 
 The server is always `hcbench server` (sink for throughput streams, echo otherwise).
 """
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
 import socket
+import time
+import urllib.parse
 
 from .procs import Proc
 
@@ -203,6 +208,31 @@ def hcbridge(env, tls, max_connections=20000, proxy=False, target_port=None, nam
         if udp:
             sender.wait_for(lambda l: "listening on" in l and "/udp" in l, 15, "'listening on .../udp'")
         chain.client_args = ["--connect", f"127.0.0.1:{local_port}"]
+    return chain
+
+
+def sas_token(uri, key_name, key, lifetime=3600):
+    """A SAS token for `uri` as the Azure SDKs make it (HMAC-SHA256 over the encoded URI and the expiry)."""
+    encoded = urllib.parse.quote_plus(uri)
+    expiry = str(int(time.time()) + lifetime)
+    sig = base64.b64encode(hmac.new(key.encode(), f"{encoded}\n{expiry}".encode(), hashlib.sha256).digest()).decode()
+    return f"SharedAccessSignature sr={encoded}&sig={urllib.parse.quote_plus(sig)}&se={expiry}&skn={key_name}"
+
+
+def hcbridge_http(env, target_port):
+    """HC HTTP request mode: an HTTPS client -> hcrelay (TLS) -> hcbridge -H -> the web server on `target_port`.
+    The client needs the URL and the token header: chain.http = {"url", "headers", "ca_file"}."""
+    with Chain("http-tls", "hcbridge -H, TLS", env) as chain:
+        endpoint = start_relay(chain, tls=True)
+        listener = chain.start("hcbridge -H", [env.hcbridge, "-e", endpoint, "-K", KEY_NAME, "--key-file", env.key_file,
+                                                "--ca-file", env.ca_file, "--log-level", LOG_LEVEL,
+                                                "-H", f"{HC_NAME}:http/127.0.0.1:{target_port}"])
+        # As deployed: info, so the access log line per request is part of the cost.
+        listener.wait_for(lambda l: "control channel connected" in l, 15, "'control channel connected'")
+        url = "https://" + endpoint.split("://", 1)[1] + HC_NAME + "/"
+        chain.http = {"url": url, "ca_file": env.ca_file,
+                      "headers": {"ServiceBusAuthorization": sas_token(url.replace("https://", "http://"), KEY_NAME,
+                                                                       env.key)}}
     return chain
 
 

@@ -235,14 +235,16 @@ int main(int argc, char** argv) {
   // Registered before anything can tell systemd we are ready: a SIGHUP or SIGTERM from then on is queued, not fatal.
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   bridge::Daemon daemon(io, config);
-  if (auto error = daemon.start()) {
-    spdlog::critical("{}", error->message);
-    return error->exit_code;
-  }
+  // The admin endpoint first: once a forward says it listens, /metrics and /readyz answer (nothing is served before
+  // io.run(), and then the forwards exist), and an admin address in use fails before any port is taken.
   auto admin = start_admin(io, config.admin_bind, daemon);
   if (!admin) {
     spdlog::critical("{}", admin.error());
     return 1;
+  }
+  if (auto error = daemon.start()) {
+    spdlog::critical("{}", error->message);
+    return error->exit_code;
   }
   spdlog::info("hcbridge {} running: {}", HCBRIDGE_VERSION, summary(config));
 

@@ -226,6 +226,12 @@ h.run('ops admin_endpoint: /readyz 503 -> 200 -> 503, valid /metrics, no secret,
     ready: [new RegExp(`L:${hc}: listening on 127\\.0\\.0\\.1:${localPort}`),
             new RegExp(`admin endpoint on http://127\\.0\\.0\\.1:${adminPort} `)],
   });
+  // The admin endpoint listens before any forward does, so whoever waits for "listening on" can scrape at once
+  // (interop.daemon_udp once got ECONNREFUSED doing that).
+  const adminLine = daemon.lines.findIndex((l) => /admin endpoint on /.test(l));
+  const listenLine = daemon.lines.findIndex((l) => /: listening on /.test(l));
+  assert.ok(adminLine >= 0 && adminLine < listenLine,
+            `the admin endpoint must be up before the first forward listens (log lines ${adminLine} and ${listenLine})`);
   await daemon.waitForLog(new RegExp(`T:${hc}: control channel connect failed`), 10000);
   let r = await get('/readyz');
   assert.equal(r.status, 503, `/readyz with the relay down: ${r.status} ${r.body}`);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <ctime>
 
@@ -12,6 +13,11 @@ namespace bridge {
 namespace {
 
 int64_t now_unix() { return static_cast<int64_t>(std::time(nullptr)); }
+// Token times are whole seconds; timers are set from the precise clock, or a refresh planned for second N would fire
+// up to a second late (and a 10 s token has no second to spare).
+double now_precise() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 // Before the first token (or after it expired) there is nothing to protect: retry from 1 s up to 30 s.
 double cold_retry_delay(unsigned attempt, double jitter01) {
@@ -77,7 +83,8 @@ void EntraTokenSource::on_fetched(FetchOutcome outcome) {
     ++failed_;
     last_problem_ = outcome.problem;
     const bool alive = !token_.token.empty() && token_.expiry > now;
-    const double delay = alive ? RefreshPolicy::retry_delay(attempt_, now, token_.issued, token_.expiry, jitter(rng_))
+    const auto now_up = static_cast<int64_t>(std::ceil(now_precise()));  // what is left, counted without the fraction
+    const double delay = alive ? RefreshPolicy::retry_delay(attempt_, now_up, token_.issued, token_.expiry, jitter(rng_))
                                : cold_retry_delay(attempt_, jitter(rng_));
     ++attempt_;
     // While the current token lives, a failing endpoint is a warning (nothing is lost yet); without one it is an
@@ -102,7 +109,7 @@ void EntraTokenSource::on_fetched(FetchOutcome outcome) {
   const int64_t at = RefreshPolicy::refresh_at(token_.issued, token_.expiry, jitter(rng_));
   spdlog::debug("Entra ID token fetched ({}), valid for {} s; next refresh in {} s", entra_kind_name(credential_.kind),
                 token_.expiry - now, at - now);
-  schedule(static_cast<double>(std::max<int64_t>(1, at - now)));
+  schedule(std::max(1.0, static_cast<double>(at) - now_precise()));
   notify(ready_waiters_);
   notify(renewal_waiters_);
 }

@@ -184,6 +184,7 @@ hc::Result<net::HttpRequestOptions> TokenFetch::build_request(const std::string&
 }
 
 void TokenFetch::do_request(const std::string& arc_secret) {
+  sent_at_ = static_cast<int64_t>(std::time(nullptr));
   auto options = build_request(arc_secret);
   if (!options) {
     FetchOutcome out;
@@ -208,7 +209,7 @@ void TokenFetch::on_answer(std::error_code ec, net::HttpResponse answer, const s
   if (answer.status == 401 && credential_.source == ManagedSource::arc &&
       credential_.kind == EntraKind::managed_identity && !challenged_)
     return do_arc_challenge(answer);
-  finish(parse_token_answer(answer.status, answer.body, static_cast<int64_t>(std::time(nullptr))));
+  finish(parse_token_answer(answer.status, answer.body, sent_at_));
 }
 
 void TokenFetch::do_arc_challenge(const net::HttpResponse& answer) {

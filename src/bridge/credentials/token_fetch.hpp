@@ -64,6 +64,9 @@ class TokenFetch : public std::enable_shared_from_this<TokenFetch> {
   Handler handler_;
   std::shared_ptr<net::HttpRequest> request_;
   bool challenged_ = false;
+  // When the request was sent: expires_in counts from here (as MSAL does), never from the answer's arrival, so a slow
+  // answer or a second boundary crossed on the way cannot make us think a token lives longer than the issuer says.
+  int64_t sent_at_ = 0;
 };
 
 }  // namespace bridge

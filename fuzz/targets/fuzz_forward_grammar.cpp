@@ -54,6 +54,7 @@ std::string socket_text(const std::string& path, const std::string& port_name) {
 
 std::string written_binding(const bridge::LocalBinding& b) {
   if (is_socket(b)) return socket_text(b.socket_path, b.port_name);
+  if (b.protocol == bridge::Protocol::http) return "http:" + host_text(b.bind_host) + ":" + std::to_string(b.port);
   return host_text(b.bind_host) + ":" + std::to_string(b.port) + udp_suffix(b.protocol) + "/" + b.port_name;
 }
 

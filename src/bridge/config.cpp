@@ -29,6 +29,7 @@ const char* protocol_name(Protocol p) {
   switch (p) {
     case Protocol::udp: return "udp";
     case Protocol::unix_socket: return "unix";
+    case Protocol::http: return "http";
     case Protocol::tcp: break;
   }
   return "tcp";
@@ -36,6 +37,7 @@ const char* protocol_name(Protocol p) {
 
 std::string binding_text(const LocalBinding& b) {
   if (b.protocol == Protocol::unix_socket) return "unix:" + b.socket_path;
+  if (b.protocol == Protocol::http) return "http://" + net::host_for_url(b.bind_host) + ":" + std::to_string(b.port);
   return net::host_for_url(b.bind_host) + ":" + std::to_string(b.port) + (b.protocol == Protocol::udp ? "/udp" : "");
 }
 
@@ -509,9 +511,13 @@ hc::Result<bool> check_local_forwards(Validator& v, Config& config) {
       if (b.port_name.empty()) b.port_name = std::to_string(b.port) + (b.protocol == Protocol::udp ? "U" : "");
       if (f.raw && b.protocol == Protocol::udp)
         return hc::fail(label + ": UDP needs azbridge's datagram framing, so a raw forward carries TCP only");
+      if (f.raw && b.protocol == Protocol::http)
+        return hc::fail(label + ": an HTTP binding sends HTTP requests, not streams, so 'raw' does not apply to it");
       if (!f.raw && !hc::valid_port_name(b.port_name)) return hc::fail(port_name_error(label, b.port_name));
+      // An HTTP binding is a TCP listener: it shares the TCP port space.
+      const Protocol space = b.protocol == Protocol::http ? Protocol::tcp : b.protocol;
       const std::string key =
-          std::string(protocol_name(b.protocol)) + " " + hc::ascii_lower(b.bind_host) + ":" + std::to_string(b.port);
+          std::string(protocol_name(space)) + " " + hc::ascii_lower(b.bind_host) + ":" + std::to_string(b.port);
       const auto [it, inserted] = bound.emplace(key, label);
       if (!inserted)
         return hc::fail(label + ": " + net::host_for_url(b.bind_host) + ":" + std::to_string(b.port) +

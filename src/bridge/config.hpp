@@ -66,8 +66,10 @@ struct RelaySettings {
 };
 
 // What a binding or target carries: TCP and Unix stream sockets in azbridge's stream mode, UDP in its datagram mode.
-enum class Protocol { tcp, udp, unix_socket };
-const char* protocol_name(Protocol p);  // "tcp", "udp", "unix" (the config file's words)
+// `http` (local bindings only): a plain-HTTP listener whose requests go to the hybrid connection as HC HTTP requests
+// (HttpEntrance); its port name is unused.
+enum class Protocol { tcp, udp, unix_socket, http };
+const char* protocol_name(Protocol p);  // "tcp", "udp", "unix", "http" (the config file's words)
 
 // A Unix socket binding's file: its permissions, and its owner and group (names or numeric ids; set only when given,
 // which needs root unless they are the daemon's own).

@@ -5,6 +5,7 @@
 #include "hc/url.hpp"
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace bridge {
@@ -152,16 +153,19 @@ bool read_endpoint_texts(ConfigReader& r, const JNode& v, const std::string& pat
   return true;
 }
 
-// "tcp", "udp" or "unix".
-bool read_protocol(ConfigReader& r, const JNode& v, const std::string& path, Protocol& out) {
+// "tcp", "udp" or "unix", and for a local binding "http" (a local HTTP entrance).
+bool read_protocol(ConfigReader& r, const JNode& v, const std::string& path, bool allow_http, Protocol& out) {
   std::string text;
   if (!r.get_string(v, path, text)) return false;
   if (text == "tcp") out = Protocol::tcp;
   else if (text == "udp") out = Protocol::udp;
   else if (text == "unix") out = Protocol::unix_socket;
+  else if (text == "http" && allow_http) out = Protocol::http;
+  else if (text == "http")
+    return r.fail(v, path, "\"http\" is for local bindings; a remote forward publishes a web server with the 'http' key");
   else
-    return r.fail(v, path,
-                  hc::quote_for_message(text, 40) + " is not a protocol (expected \"tcp\", \"udp\" or \"unix\")");
+    return r.fail(v, path, hc::quote_for_message(text, 40) + " is not a protocol (expected " +
+                               (allow_http ? "\"tcp\", \"udp\", \"unix\" or \"http\")" : "\"tcp\", \"udp\" or \"unix\")"));
   return true;
 }
 
@@ -247,7 +251,8 @@ bool read_endpoint_item(ConfigReader& r, const JNode& item, const std::string& p
   if (const JNode* v = item.member(e.host_key))
     if (!r.get_host(*v, member_path(p, e.host_key), e.allow_star, endpoint.*e.host)) return false;
   if (const JNode* v = item.member("protocol"))
-    if (!read_protocol(r, *v, member_path(p, "protocol"), endpoint.protocol)) return false;
+    if (!read_protocol(r, *v, member_path(p, "protocol"), std::is_same_v<Endpoint, LocalBinding>, endpoint.protocol))
+      return false;
   if (!read_socket_item(r, item, p, endpoint)) return false;
   const JNode* port = item.member("port");
   if (endpoint.protocol == Protocol::unix_socket) {

@@ -17,10 +17,11 @@ constexpr std::size_t kMaxHcName = 260;
 constexpr std::size_t kMaxHostName = 253;
 constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;  // 107 bytes on Linux, plus the NUL
 constexpr std::string_view kUnixPrefix = "unix:";
+constexpr std::string_view kHttpPrefix = "http:";
 
 constexpr const char* kLocalSyntax =
-    "expected [bind_addr:]port[U][/port_name]{;more}:hc or [port_name/]unix:PATH:hc, e.g. 8080:myhc, "
-    "127.0.0.1:8080/web:myhc, 5353U:myhc or unix:/run/app.sock:myhc";
+    "expected [bind_addr:]port[U][/port_name]{;more}:hc, [port_name/]unix:PATH:hc or http:[bind_addr:]port:hc, e.g. "
+    "8080:myhc, 127.0.0.1:8080/web:myhc, 5353U:myhc, unix:/run/app.sock:myhc or http:8080:myhc";
 constexpr const char* kRemoteSyntax =
     "expected hc:[port_name/][host:]port[U]{;more} or hc:[port_name/]unix:PATH, e.g. myhc:80, "
     "myhc:web/localhost:8080, myhc:53U or myhc:app/unix:/run/app.sock";
@@ -215,9 +216,32 @@ hc::Result<LocalBinding> socket_binding(std::string_view path, bool has_name, st
   return socket_endpoint<LocalBinding>(path, has_name, name);
 }
 
-// "[bind_addr:]port[/port_name]", "[port_name/]unix:PATH" or azbridge's "socket[/port_name]"; errors are "what" only.
+// "http:[bind_addr:]port" (after the prefix): a local HTTP entrance. It has no port name: its requests are HC HTTP
+// requests, which carry none.
+hc::Result<LocalBinding> http_binding(std::string_view text) {
+  if (text.empty()) return hc::fail("missing port after 'http:' (expected http:[bind_addr:]port)");
+  if (text.find('/') != std::string_view::npos)
+    return hc::fail("an HTTP binding takes no port name or path (expected http:[bind_addr:]port; the request's path "
+                    "goes to the hybrid connection as it is)");
+  auto hp = split_host_port(text, "bind address", true);
+  if (!hp) return hc::fail(hp.error());
+  auto port = parse_port_text(hp->port, Side::local);
+  if (!port) return hc::fail(port.error());
+  if (port->protocol != Protocol::tcp) return hc::fail("an HTTP binding is TCP (no 'U' suffix)");
+  LocalBinding b;
+  b.protocol = Protocol::http;
+  b.port = port->port;
+  if (hp->has_host) b.bind_host = hp->host;
+  b.port_name = default_port_name(b.port, Protocol::tcp);
+  return b;
+}
+
+// "[bind_addr:]port[/port_name]", "[port_name/]unix:PATH", "http:[bind_addr:]port" or azbridge's
+// "socket[/port_name]"; errors are "what" only.
 hc::Result<LocalBinding> local_binding(std::string_view text) {
   if (text.empty()) return hc::fail("empty binding (expected [bind_addr:]port[/port_name])");
+  // "http:" was a bind address named "http" before; an HTTP entrance is worth more than that host name.
+  if (starts_with(text, kHttpPrefix)) return http_binding(text.substr(kHttpPrefix.size()));
   if (const UnixForm u = find_unix_form(text); u.found) return socket_binding(u.path, u.has_name, u.name);
   if (looks_like_socket_path(text)) return hc::fail(kWriteSocketAsUnix);
   const std::size_t slash = text.find('/');

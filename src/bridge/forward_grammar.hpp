@@ -16,6 +16,7 @@ namespace bridge {
 // A Unix socket binding is "[port_name/]unix:PATH" (absolute or relative PATH, no ';'), or azbridge's relative form
 // "name[/port_name]" (a name that starts with a letter, in the working directory); its default port name is the
 // socket text as written (azbridge's choice).
+// An HTTP entrance binding is "http:[bind_addr:]port" (Protocol::http, no port name; "http:8080:web").
 hc::Result<LocalForward> parse_local_forward(std::string_view expr);
 
 // -T "hc:[port_name/][host:]port[U]{;more targets}". The FIRST ':' separates the hc name. host defaults to
@@ -26,7 +27,7 @@ hc::Result<RemoteForward> parse_remote_forward(std::string_view expr);
 // -R "hc:[host:][port_name/]port{;more targets}" (azbridge's legacy order).
 hc::Result<RemoteForward> parse_legacy_remote_forward(std::string_view expr);
 
-// One -L binding "[bind_addr:]port[/port_name]" (the config file's "bind" strings). Errors: "'TEXT': what".
+// One -L binding "[bind_addr:]port[/port_name]" (or any form above; the config file's "bind" strings). Errors: "'TEXT': what".
 hc::Result<LocalBinding> parse_local_binding(std::string_view text);
 // One -T target "[port_name/][host:]port" (the config file's "target" strings). Errors: "'TEXT': what".
 hc::Result<RemoteTarget> parse_remote_target(std::string_view text);

@@ -1,5 +1,6 @@
 #include "bridge/local_forwarder.hpp"
 
+#include "bridge/http_entrance.hpp"
 #include "bridge/sender_handshake.hpp"
 #include "net/address.hpp"
 
@@ -94,14 +95,17 @@ hc::Result<bool> LocalForwarder::start() {
     unix_bindings_.push_back(bound.value());
   }
   for (const auto& b : forward_.bindings) {
-    if (b.protocol != Protocol::tcp) continue;
+    if (b.protocol != Protocol::tcp && b.protocol != Protocol::http) continue;
     auto bound = bind(b);
     if (!bound) {
       close_bindings();
       return hc::fail(bound.error());
     }
-    spdlog::info("{}: listening on {} (port name '{}'{})", name_, endpoint_text(bound.value()->acceptor.local_endpoint()),
-                 b.port_name, forward_.raw ? ", raw" : "");
+    const std::string where = endpoint_text(bound.value()->acceptor.local_endpoint());
+    if (b.protocol == Protocol::http)
+      spdlog::info("{}: listening on http://{}/ (HTTP entrance: its requests go to the hybrid connection)", name_, where);
+    else
+      spdlog::info("{}: listening on {} (port name '{}'{})", name_, where, b.port_name, forward_.raw ? ", raw" : "");
     bindings_.push_back(bound.value());
   }
   // UDP last: until accept_next() below nothing is pending, so a failure here leaves nothing behind.
@@ -197,11 +201,11 @@ void LocalForwarder::on_accept(const std::shared_ptr<Binding<Protocol>>& binding
     client.set_option(asio::ip::tcp::no_delay(true), ignored);
   }
   std::string peer = peer_text(client, binding->config);
-  hand_over(std::move(client), std::move(peer), binding->config.port_name);
+  hand_over(std::move(client), std::move(peer), binding->config);
   accept_next(binding);
 }
 
-void LocalForwarder::hand_over(LocalStream client, std::string peer, const std::string& port_name) {
+void LocalForwarder::hand_over(LocalStream client, std::string peer, const LocalBinding& binding) {
   const std::size_t limit = forward_.max_connections.value_or(config_->max_connections);
   const std::size_t open = tunnels_->count(name_) + slots_->in_use();
   if (open >= limit) {
@@ -213,7 +217,12 @@ void LocalForwarder::hand_over(LocalStream client, std::string peer, const std::
     client.close(ignored);
     return;
   }
-  std::make_shared<SenderHandshake>(shared_from_this(), std::move(client), std::move(peer), port_name,
+  if (binding.protocol == Protocol::http) {
+    // A local HTTP entrance: the connection counts toward max_connections for as long as it is open.
+    std::make_shared<HttpEntrance>(shared_from_this(), std::move(client), std::move(peer), HandshakeSlot(slots_))->start();
+    return;
+  }
+  std::make_shared<SenderHandshake>(shared_from_this(), std::move(client), std::move(peer), binding.port_name,
                                     HandshakeSlot(slots_))
       ->start();
 }

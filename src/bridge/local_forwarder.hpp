@@ -1,6 +1,7 @@
 // Local forward (sender side): listens on local TCP addresses and Unix socket paths and, for each client, runs a
 // SenderHandshake (sender WebSocket to the hybrid connection, azbridge preamble unless raw) that ends in a tunnel. UDP
-// bindings of the forward are served by a UdpLocalForwarder it owns (one route per client address).
+// bindings of the forward are served by a UdpLocalForwarder it owns (one route per client address); HTTP bindings
+// (local HTTP entrances) by an HttpEntrance per client connection, which sends its requests as HC HTTP requests.
 #pragma once
 
 #include "bridge/config.hpp"
@@ -67,7 +68,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   template <class Protocol>
   void on_accept(const std::shared_ptr<Binding<Protocol>>& binding, std::error_code ec,
                  typename Protocol::socket client);
-  void hand_over(LocalStream client, std::string peer, const std::string& port_name);
+  void hand_over(LocalStream client, std::string peer, const LocalBinding& binding);
   hc::Result<bool> start_udp();
 
   asio::io_context& io_;

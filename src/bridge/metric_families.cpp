@@ -27,7 +27,7 @@ constexpr Words kRemoteFailures = {"target_unreachable", "unknown_port_name",   
 constexpr Words kDroppedMessages = {"too_many_requests", "malformed"};
 constexpr Words kDirections = {"to_relay", "from_relay"};
 constexpr Words kResults = {"ok", "failed"};
-constexpr Words kStatusClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};  // HttpProxyExchange's code label
+constexpr Words kStatusClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};  // HttpProxyExchange's and HttpEntranceExchange's code label
 
 // One series per word, beside the forward label; `apply` is Metrics::declare or Metrics::remove_unused.
 template <typename Apply>
@@ -55,11 +55,13 @@ void for_each_forward_series(const std::string& forward, ForwardSide side, Apply
   per_word(apply, "hcbridge_datagrams_total", forward, "direction", kDirections);
   for (const DropReason reason : kAllDropReasons)
     apply("hcbridge_datagrams_dropped_total", ops::Labels{{"forward", forward}, {"reason", drop_reason_name(reason)}});
-  if (side == ForwardSide::local) return;
-  apply("hcbridge_control_channel_up", just_forward);
+  // HTTP requests: a remote forward's published web server (-H) and a local forward's HTTP entrance (declared for
+  // every forward, as UDP: a binding may become HTTP on a reload).
   per_word(apply, "hcbridge_http_requests_total", forward, "code", kStatusClasses);
   apply("hcbridge_http_request_seconds", just_forward);
   per_word(apply, "hcbridge_http_bytes_total", forward, "direction", kDirections);
+  if (side == ForwardSide::local) return;
+  apply("hcbridge_control_channel_up", just_forward);
   per_word(apply, "hcbridge_control_channel_reconnects_total", forward, "reason", kReconnectReasons);
   per_word(apply, "hcbridge_token_renewals_total", forward, "result", kResults);
   per_word(apply, "hcbridge_control_messages_dropped_total", forward, "reason", kDroppedMessages);
@@ -102,11 +104,13 @@ void describe_metric_families(ops::Metrics& m) {
   m.describe_histogram("hcbridge_tunnel_setup_seconds", "Time from a new connection to its tunnel carrying data, per forward.",
                        {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   m.describe_counter("hcbridge_http_requests_total",
-                     "HTTP requests answered for a published web server (-H), per forward and status class.");
+                     "HTTP requests answered for a published web server (-H) or through a local HTTP entrance, per "
+                     "forward and status class.");
   m.describe_histogram("hcbridge_http_request_seconds", "Time from an HTTP request to the end of its answer, per forward.",
                        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
   m.describe_counter("hcbridge_http_bytes_total",
-                     "HTTP body bytes of a published web server, per forward and direction (to_relay, from_relay).");
+                     "HTTP body bytes of a published web server or a local HTTP entrance, per forward and direction "
+                     "(to_relay, from_relay).");
   for (const char* result : kResults) m.declare("hcbridge_config_reloads_total", {{"result", result}});
 }
 

@@ -107,6 +107,13 @@ h.run('daemon_bad_input: bad command lines and config files exit 2 with a clear 
     ['-T UDP name on a TCP target', ['-T', 'hc:5353U/127.0.0.1:53'], /port name '5353U' is a UDP port name .* write the port as 53U/],
     ['-T duplicate port names', ['-T', 'hc:a/80;a/81'], /port name 'a' is used by two targets/],
     ['-L bound twice', ['-L', '18080:hc', '-L', '18080:hc'], /bound twice/],
+    // A local HTTP entrance: 'http:' then [bind_addr:]port, no port name, TCP only, and its port is a TCP port.
+    ['-L http without port', ['-L', 'http::hc'], /-L 'http::hc': .*missing port after 'http:'/],
+    ['-L http with a port name', ['-L', 'http:8080/web:hc'], /-L 'http:8080\/web:hc': .*an HTTP binding takes no port name/],
+    ['-L http UDP', ['-L', 'http:5353U:hc'], /an HTTP binding is TCP/],
+    ['-L http port 0', ['-L', 'http:0:hc'], /port '0' is out of range/],
+    ['-L http bad address', ['-L', 'http:no host:8080:hc'], /not a valid host name/],
+    ['-L http and TCP on one port', ['-L', 'http:18081:hc', '-L', '18081:hc2'], /bound twice/],
     ['bad hc name', ['-T', 'w b:80'], /invalid|not allowed|contains/],
     ['nothing to do', [], /nothing to do/],
     // ---- options ----

@@ -169,8 +169,8 @@ void HttpEntranceExchange::on_request_body(std::error_code ec, std::size_t n) {
   if (!request_body_.error().empty()) return respond_error(400, "bad chunked request body", request_body_.error());
   arm_timer(kAnswerTimeout, 504, "the request body stalled");
   upstream_->stream().async_write(asio::buffer(up_write_), [self = shared_from_this()](std::error_code wec, std::size_t) {
-    if (self->cancelled_) return;
-    if (self->finished_) return self->request_done_ ? void() : self->do_read_request_body();
+    // Once finished, no read of ours is pending: the entrance drains what is left of the body itself.
+    if (self->cancelled_ || self->finished_) return;
     if (!wec && !self->request_done_) self->do_read_request_body();
   });
 }

@@ -85,7 +85,10 @@ h.run('daemon_http_entrance: curl -> hcbridge -L http -> hcrelay -> hyco-https /
 
   const none = await curl([`http://127.0.0.1:${port2}/x`], 'no listener');
   assert.equal(none.status, 404, `no listener: status ${none.status} ${none.body}`);
-  ok(`no listener: the relay's ${none.status} passed through`);
+  // The relay answers before it read the body: the client still gets the answer (no reset), and the connection ends.
+  const early = await curl(['--data-binary', `@${path.join(tmp, `up${10 << 20}`)}`, `http://127.0.0.1:${port2}/x`], 'no listener, 10 MiB POST');
+  assert.equal(early.status, 404, `no listener, POST: status ${early.status} ${early.body}`);
+  ok(`no listener: the relay's ${none.status} passed through, also for a 10 MiB POST it answered before reading`);
 
   await daemon.waitForLog(new RegExp(`L:${name}: [0-9a-f-]{36} GET /bytes 200 10 B`), 5000, { what: 'access log line' });
   const metrics = (await h.httpGet(adminPort, '/metrics')).body;
@@ -94,7 +97,7 @@ h.run('daemon_http_entrance: curl -> hcbridge -L http -> hcrelay -> hyco-https /
   assert.equal(ok2xx, 39, 'hcbridge_http_requests_total 2xx');
   const down = h.metric(metrics, 'hcbridge_http_bytes_total', { forward: `L:${name}`, direction: 'from_relay' });
   assert.ok(down >= 10 << 20, `hcbridge_http_bytes_total from_relay = ${down}`);
-  assert.equal(h.metric(metrics, 'hcbridge_http_requests_total', { forward: `L:${nobody}`, code: '4xx' }), 1, '4xx counted');
+  assert.equal(h.metric(metrics, 'hcbridge_http_requests_total', { forward: `L:${nobody}`, code: '4xx' }), 2, '4xx counted');
   ok(`access log line per request; metrics: ${ok2xx} 2xx, ${down} bytes from the relay`);
 
   // The relay's own 504 (no answer from the listener within its --request-timeout) is passed through.

@@ -43,7 +43,7 @@ std::string copy_all(BodyCopier& c, const std::string& in, std::size_t step, std
 
 }  // namespace
 
-TEST_CASE("-L http: an HTTP entrance binding, told apart from TCP", "[http_entrance]") {
+TEST_CASE("entrance grammar: an http: binding is an HTTP entrance, told apart from TCP", "[http_entrance]") {
   auto f = parse_local_forward("http:8080:web");
   REQUIRE(f.ok());
   REQUIRE(f->bindings.size() == 1);
@@ -66,7 +66,7 @@ TEST_CASE("-L http: an HTTP entrance binding, told apart from TCP", "[http_entra
   CHECK(binding_text(f->bindings[0]) == "http://127.0.0.1:8080");
 }
 
-TEST_CASE("-L http: mistakes are named", "[http_entrance]") {
+TEST_CASE("entrance grammar: mistakes in an http: binding are named", "[http_entrance]") {
   CHECK(contains(local_error("http::hc"), "missing port after 'http:'"));
   CHECK(contains(local_error("http:8080/web:hc"), "an HTTP binding takes no port name"));
   CHECK(contains(local_error("http:5353U:hc"), "an HTTP binding is TCP"));
@@ -74,7 +74,7 @@ TEST_CASE("-L http: mistakes are named", "[http_entrance]") {
   CHECK(contains(local_error("http:a:b:8080:hc"), "too many ':'"));
 }
 
-TEST_CASE("config file: \"protocol\": \"http\" for local bindings only; validated and rendered", "[http_entrance]") {
+TEST_CASE("config file: \"protocol\": \"http\" for local bindings only, validated and rendered", "[http_entrance]") {
   auto r = parse_config_json(R"json({ "local_forward": [
       { "hc": "web", "bindings": [ { "address": "127.0.0.1", "port": 8080, "protocol": "http" } ] },
       { "hc": "api", "bind": "http:8081" } ] })json", "f.json");

@@ -74,7 +74,7 @@ void OriginRequest::on_connect(std::error_code ec, asio::ip::tcp::socket socket)
     return do_read_head();
   }
   stream_ = std::make_unique<net::Stream>(std::move(socket), *options_.tls);
-  auto prepared = net::prepare_client_tls(*stream_->tls(), options_.host, options_.port);
+  auto prepared = net::prepare_client_tls(stream_->tls()->native_handle(), options_.host, options_.port);
   if (!prepared) return fail(false, prepared.error());
   stream_->tls()->async_handshake(asio::ssl::stream_base::client,
                                   [self = shared_from_this()](std::error_code e) { self->on_handshake(e); });

@@ -84,7 +84,7 @@ void HttpRequest::on_connect(std::error_code ec, asio::ip::tcp::socket socket, s
     return do_write();
   }
   stream_ = std::make_unique<Stream>(std::move(socket), *options_.tls);
-  auto prepared = prepare_client_tls(*stream_->tls(), host_, port_);
+  auto prepared = prepare_client_tls(stream_->tls()->native_handle(), host_, port_);
   if (!prepared) return finish(make_error_code(std::errc::protocol_error), prepared.error());
   stream_->tls()->async_handshake(asio::ssl::stream_base::client,
                                   [self = shared_from_this()](std::error_code e) { self->on_handshake(e); });

@@ -2,8 +2,9 @@
 // is written once against this type. Dispatch is a branch, not a virtual call, so handlers keep their concrete types.
 #pragma once
 
+#include "net/tls_stream.hpp"
+
 #include <asio.hpp>
-#include <asio/ssl.hpp>
 
 #include <memory>
 #include <optional>
@@ -15,8 +16,6 @@ using tcp = asio::ip::tcp;
 
 class Stream {
  public:
-  using TlsStream = asio::ssl::stream<tcp::socket>;
-
   explicit Stream(tcp::socket socket) : tcp_(std::move(socket)) {}
   Stream(tcp::socket socket, asio::ssl::context& tls) : tls_(std::make_unique<TlsStream>(std::move(socket), tls)) {}
 
@@ -27,6 +26,12 @@ class Stream {
   TlsStream* tls() { return tls_.get(); }
   tcp::socket& socket() { return tls_ ? tls_->next_layer() : *tcp_; }
   asio::any_io_executor get_executor() { return socket().get_executor(); }
+
+  // Non-blocking read of what is available now (the socket must be non-blocking; a TLS stream's always is):
+  // asio::error::would_block means wait for socket() to be readable, then call again.
+  std::size_t read_some(asio::mutable_buffer buffer, std::error_code& ec) {
+    return tls_ ? tls_->read_some(buffer, ec) : tcp_->read_some(buffer, ec);
+  }
 
   template <class MutableBuffers, class Handler>
   void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
@@ -40,7 +45,7 @@ class Stream {
   template <class ConstBuffers, class Handler>
   void async_write(const ConstBuffers& buffers, Handler&& handler) {
     if (tls_)
-      asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+      tls_->async_write(buffers, std::forward<Handler>(handler));
     else
       asio::async_write(*tcp_, buffers, std::forward<Handler>(handler));
   }

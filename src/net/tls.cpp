@@ -107,9 +107,7 @@ hc::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const st
   return ctx;
 }
 
-hc::Result<bool> prepare_client_tls(asio::ssl::stream<asio::ip::tcp::socket>& stream, const std::string& host,
-                                    uint16_t port) {
-  SSL* ssl = stream.native_handle();
+hc::Result<bool> prepare_client_tls(SSL* ssl, const std::string& host, uint16_t port) {
   auto peer = std::make_unique<std::string>(host + ":" + std::to_string(port));
   if (auto* cache = static_cast<SessionCache*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), cache_index()))) {
     const auto found = cache->by_peer.find(*peer);

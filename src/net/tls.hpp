@@ -7,6 +7,8 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl.hpp>
 
+#include <openssl/ssl.h>
+
 #include <memory>
 #include <string>
 
@@ -22,7 +24,6 @@ hc::Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(const st
 // Sets SNI and the hostname (or IP address) check on a client stream before its handshake, and offers the last
 // session this context got from host:port, so repeated dials (every rendezvous, every sender) resume instead of
 // paying a full handshake with certificate checks. Sessions are only ever offered to the peer they came from.
-hc::Result<bool> prepare_client_tls(asio::ssl::stream<asio::ip::tcp::socket>& stream, const std::string& host,
-                                    uint16_t port);
+hc::Result<bool> prepare_client_tls(SSL* ssl, const std::string& host, uint16_t port);
 
 }  // namespace net

@@ -44,11 +44,10 @@ WebSocket::WebSocket(std::unique_ptr<Stream> stream, ws::Role role, std::string 
     std::memcpy(rblock_.data() + rbegin_, leftover.data(), n);
     rend_ = rbegin_ + n;
   }
-  if (!stream_->is_tls()) {
-    // Plain TCP is read with non-blocking calls after a readiness wait, so no buffer is tied up while idle.
-    std::error_code ignored;
-    stream_->socket().non_blocking(true, ignored);
-  }
+  // Read with non-blocking calls after a readiness wait, so no buffer is tied up while idle (a TLS stream's socket is
+  // non-blocking already, and it gives its record buffers back while waiting too).
+  std::error_code ignored;
+  stream_->socket().non_blocking(true, ignored);
   hc::random_bytes(&mask_state_, sizeof mask_state_);
   mask_state_ |= 1;  // xorshift must not start at zero
 }
@@ -188,17 +187,9 @@ bool WebSocket::fill_read_block() {
   if (!rblock_) rblock_ = pool_->acquire();
   const auto space = asio::buffer(rblock_.data() + rend_, BufferPool::kBlockSize - rend_);
 
-  if (stream_->is_tls()) {
-    // OpenSSL may hold decrypted bytes the socket no longer shows as readable, so TLS keeps a read pending.
-    stream_->async_read_some(space, [self = shared_from_this()](std::error_code ec, std::size_t n) {
-      if (ec) return self->deliver(self->read_error(ec));
-      self->rend_ += n;
-      self->read_step();
-    });
-    return false;
-  }
+  // Inline while bytes are there (on TLS: while whole records are buffered or readable); a readiness wait otherwise.
   std::error_code ec;
-  const std::size_t n = stream_->socket().read_some(space, ec);
+  const std::size_t n = stream_->read_some(space, ec);
   if (!ec) {
     rend_ += n;
     return true;

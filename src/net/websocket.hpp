@@ -1,7 +1,8 @@
 // One RFC 6455 connection over a Stream, after the HTTP upgrade. Built for relaying bytes:
 //  - nothing is read unless the owner asks (async_read_view), so a slow consumer slows the peer: backpressure for free;
 //  - payload is read once into a pooled block and handed to the owner in place (a view), without assembling messages;
-//    on plain TCP the block is taken only when the socket has data, so an idle connection holds no buffer at all;
+//    the block is taken only when the stream has data (on TLS: decrypted records), so an idle connection holds no
+//    buffer at all, and reads go on inline while data is there (one readiness wait per burst, not per record);
 //  - a received close frame ends only the peer's direction; we answer it only when the owner calls send_close(),
 //    which is what half-close needs (websocketpp answers at once, hence this class);
 //  - pings are answered here; pongs are reported to the owner (keep-alive liveness).

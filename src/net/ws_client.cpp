@@ -54,7 +54,7 @@ class Connector : public PendingConnect, public std::enable_shared_from_this<Con
     }
     stream_ = std::make_unique<Stream>(std::move(socket), *options_.tls);
     // SNI and the certificate check name the relay host, also through a proxy (which only sees CONNECT host:port).
-    auto prepared = prepare_client_tls(*stream_->tls(), uri_.host, uri_.port);
+    auto prepared = prepare_client_tls(stream_->tls()->native_handle(), uri_.host, uri_.port);
     if (!prepared) return finish(make_error_code(ConnectError::bad_handshake), prepared.error());
     do_tls_handshake();
   }

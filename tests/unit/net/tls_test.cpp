@@ -20,7 +20,7 @@ TEST_CASE("tls: each connection checks the relay's host name, or its IP address"
   asio::io_context io;
   for (const std::string host : {"contoso.servicebus.windows.net", "127.0.0.1"}) {
     asio::ssl::stream<asio::ip::tcp::socket> stream(io, *ctx.value());
-    REQUIRE(net::prepare_client_tls(stream, host, 443).ok());
+    REQUIRE(net::prepare_client_tls(stream.native_handle(), host, 443).ok());
     X509_VERIFY_PARAM* param = SSL_get0_param(stream.native_handle());
     const char* peer_name = X509_VERIFY_PARAM_get0_host(param, 0);
     if (host == "127.0.0.1") {

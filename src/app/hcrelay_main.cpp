@@ -44,6 +44,7 @@ struct Options {
   double listener_ping = 30;
   std::size_t max_queued_accepts = relay::RelayConfig{}.max_queued_accepts;
   double request_timeout = 60;
+  double http_idle_timeout = 60;
   std::string http_path = "auto";
 };
 
@@ -84,6 +85,11 @@ void add_options(CLI::App& app, Options& o) {
                  "Seconds an HTTP sender waits for the listener's response before 504 (the service uses 60)")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--http-idle-timeout", o.http_idle_timeout,
+                 "Seconds an HTTP sender's kept-alive connection may wait for its next request before it is closed "
+                 "(0: every answer carries Connection: close)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--http-path", o.http_path,
                  "How HTTP requests reach listeners: auto (control channel when small, else a rendezvous); control or "
                  "rendezvous force one (tests)")
@@ -151,6 +157,7 @@ std::optional<std::string> build_config(Options& o, relay::RelayConfig& config) 
   config.listener_ping = millis(o.listener_ping);
   config.max_queued_accepts = o.max_queued_accepts;
   config.request_timeout = millis(o.request_timeout);
+  config.http_idle_timeout = millis(o.http_idle_timeout);
   config.http_path = o.http_path == "control"      ? relay::RelayConfig::HttpPath::control
                      : o.http_path == "rendezvous" ? relay::RelayConfig::HttpPath::rendezvous
                                                    : relay::RelayConfig::HttpPath::automatic;

@@ -17,12 +17,25 @@ class RequestReader : public std::enable_shared_from_this<RequestReader> {
     timer_.expires_after(timeout);
   }
 
+  // A kept-alive connection: no handshake, and the bytes already read (a pipelined request) are parsed first.
+  void start_continued(std::string buffered) {
+    continued_ = true;
+    if (buffered.empty()) return start();
+    timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+      if (!ec) self->finish(asio::error::timed_out, "idle connection timed out");
+    });
+    // Posted: the caller (an exchange finishing) must not see the next request start inside its own call.
+    asio::post(timer_.get_executor(), [self = shared_from_this(), buffered = std::move(buffered)] {
+      if (!self->done_) self->parse(buffered.data(), buffered.size());
+    });
+  }
+
   void start() {
     // A peer that never finishes its handshake must not hold a socket forever.
     timer_.async_wait([self = shared_from_this()](std::error_code ec) {
       if (!ec) self->finish(asio::error::timed_out, "handshake timed out");
     });
-    if (request_->stream->is_tls()) {
+    if (request_->stream->is_tls() && !continued_) {
       request_->stream->tls()->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](std::error_code ec) {
         if (self->done_) return;
         if (ec) return self->finish(ec, "TLS handshake failed: " + ec.message());
@@ -38,14 +51,18 @@ class RequestReader : public std::enable_shared_from_this<RequestReader> {
     request_->stream->async_read_some(asio::buffer(buf_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
       if (self->done_) return;
       if (ec) return self->finish(ec, "connection closed before the request was complete");
-      std::size_t consumed = 0;
-      const auto status = self->parser_.feed(self->buf_.data(), n, consumed);
-      if (status == http::ParseStatus::need_more) return self->read();
-      if (status == http::ParseStatus::bad) return self->finish(make_error_code(std::errc::bad_message), self->parser_.error());
-      self->request_->head = self->parser_.head();
-      self->request_->leftover.assign(self->buf_.data() + consumed, n - consumed);
-      self->finish({}, {});
+      self->parse(self->buf_.data(), n);
     });
+  }
+
+  void parse(const char* data, std::size_t n) {
+    std::size_t consumed = 0;
+    const auto status = parser_.feed(data, n, consumed);
+    if (status == http::ParseStatus::need_more) return read();
+    if (status == http::ParseStatus::bad) return finish(make_error_code(std::errc::bad_message), parser_.error());
+    request_->head = parser_.head();
+    request_->leftover.assign(data + consumed, n - consumed);
+    finish({}, {});
   }
 
   void finish(std::error_code ec, std::string problem) {
@@ -64,6 +81,7 @@ class RequestReader : public std::enable_shared_from_this<RequestReader> {
   std::array<char, 4096> buf_{};
   http::RequestParser parser_;
   bool done_ = false;
+  bool continued_ = false;
 };
 
 }  // namespace
@@ -72,6 +90,12 @@ void async_read_request(std::unique_ptr<Stream> stream, std::chrono::millisecond
                         std::function<void(std::error_code, IncomingRequestPtr, std::string)> handler) {
   auto reader = std::make_shared<RequestReader>(std::move(stream), timeout, std::move(handler));
   reader->start();
+}
+
+void async_read_next_request(std::unique_ptr<Stream> stream, std::string buffered, std::chrono::milliseconds timeout,
+                             std::function<void(std::error_code, IncomingRequestPtr, std::string)> handler) {
+  auto reader = std::make_shared<RequestReader>(std::move(stream), timeout, std::move(handler));
+  reader->start_continued(std::move(buffered));
 }
 
 void async_accept_upgrade(IncomingRequestPtr request, const http::Headers& extra, WebSocket::Options options,

@@ -24,6 +24,11 @@ using IncomingRequestPtr = std::shared_ptr<IncomingRequest>;
 void async_read_request(std::unique_ptr<Stream> stream, std::chrono::milliseconds timeout,
                         std::function<void(std::error_code, IncomingRequestPtr, std::string /*problem*/)> handler);
 
+// The next request on a kept-alive connection (HTTP/1.1 persistence): no TLS handshake, `buffered` (bytes the previous
+// exchange read past its request: pipelining) parsed first, `timeout` the idle limit for the whole next head.
+void async_read_next_request(std::unique_ptr<Stream> stream, std::string buffered, std::chrono::milliseconds timeout,
+                             std::function<void(std::error_code, IncomingRequestPtr, std::string /*problem*/)> handler);
+
 // Answers 101 and turns the request into a WebSocket (server role).
 void async_accept_upgrade(IncomingRequestPtr request, const http::Headers& extra, WebSocket::Options options,
                           std::function<void(std::error_code, std::shared_ptr<WebSocket>)> handler);

@@ -36,6 +36,9 @@ struct RelayConfig {
   // two force one path for tests), and how many requests may wait for responses per listener and per relay.
   enum class HttpPath { automatic, control, rendezvous };
   std::chrono::milliseconds request_timeout{60000};
+  // A sender's kept-alive connection is closed when its next request has not arrived (whole head) within this; zero
+  // answers every request with "Connection: close".
+  std::chrono::milliseconds http_idle_timeout{60000};
   HttpPath http_path = HttpPath::automatic;
   std::size_t max_http_per_listener = 256;
   std::size_t max_http_in_flight = 4096;

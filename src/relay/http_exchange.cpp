@@ -10,6 +10,9 @@ namespace relay {
 namespace {
 
 constexpr std::size_t kReadSize = 16 * 1024;
+// Bytes read past a request while it is answered (pipelined requests) are kept up to this much; beyond it the
+// connection is not read until the answer is out, so TCP holds the sender back.
+constexpr std::size_t kPipelineLimit = 64 * 1024;
 
 // Framing and per-connection headers the listener must not set on our answer (we frame it ourselves).
 bool hop_by_hop(const std::string& name) {
@@ -41,12 +44,14 @@ std::string chunk_encoded(const char* data, std::size_t size) {
 }  // namespace
 
 HttpExchange::HttpExchange(net::IncomingRequestPtr sender, HttpExchangeSetup setup,
-                           std::weak_ptr<ControlChannel> listener, std::function<void(HttpExchange&)> on_done)
+                           std::weak_ptr<ControlChannel> listener, std::function<void(HttpExchange&)> on_done,
+                           std::function<void(net::IncomingRequestPtr)> on_kept)
     : sender_(std::move(sender)),
       setup_(std::move(setup)),
       listener_(std::move(listener)),
       listener_ptr_(listener_.lock().get()),
       on_done_(std::move(on_done)),
+      on_kept_(std::move(on_kept)),
       timer_(sender_->stream->get_executor()) {}
 
 void HttpExchange::start() {
@@ -84,7 +89,7 @@ void HttpExchange::dispatch() {
     const std::size_t take = static_cast<std::size_t>(std::min<uint64_t>(body_left_, sender_->leftover.size()));
     body_.assign(sender_->leftover, 0, take);
     body_left_ -= take;
-    sender_->leftover.clear();
+    sender_->leftover.erase(0, take);  // what follows is the next request's
     if (body_left_ > 0) return do_read_small_body();
     return send_on_control(std::make_shared<std::string>(std::move(body_)));
   }
@@ -124,15 +129,30 @@ void HttpExchange::send_on_control(std::shared_ptr<std::string> body) {
 
 void HttpExchange::watch_sender() {
   // The request is complete; a read that ends now means the sender left (its rendezvous then closes with 1001).
-  in_.resize(512);
+  // Bytes it brings are the next request's (pipelining): kept for it, served once this answer is out.
+  request_read_ = true;
+  if (sender_->leftover.size() >= kPipelineLimit) return;
+  in_.resize(kReadSize);
   sender_reading_ = true;
-  sender_->stream->async_read_some(asio::buffer(in_), [self = shared_from_this()](std::error_code ec, std::size_t) {
-    self->sender_reading_ = false;
-    if (self->done_) return self->sender_->stream->close();
-    if (ec) return self->finish(1001);
-    self->watch_sender();  // bytes after a complete request (a pipelined one) are not served: Connection: close
+  sender_->stream->async_read_some(asio::buffer(in_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
+    self->on_watch_read(ec, n);
   });
 }
+
+void HttpExchange::on_watch_read(std::error_code ec, std::size_t n) {
+  sender_reading_ = false;
+  if (handing_over_) {  // finish() cancelled this read to pass the connection on; a read that won the race counts
+    if (!ec) keep_pipelined(in_.data(), n);
+    if (!ec || ec == asio::error::operation_aborted) return hand_over();
+    return sender_->stream->close();
+  }
+  if (done_) return sender_->stream->close();
+  if (ec) return finish(1001);
+  keep_pipelined(in_.data(), n);
+  watch_sender();
+}
+
+void HttpExchange::keep_pipelined(const char* data, std::size_t size) { sender_->leftover.append(data, size); }
 
 void HttpExchange::on_rendezvous(std::shared_ptr<net::WebSocket> ws) {
   if (ws_ || done_) return ws->send_close(1008, "this request already has a rendezvous");
@@ -170,13 +190,13 @@ void HttpExchange::on_sender_body(std::error_code ec, std::size_t n) {
 void HttpExchange::forward_body_bytes(const char* data, std::size_t size) {
   auto out = std::make_shared<std::string>();
   bool complete = false;
+  std::size_t used = size;
   if (setup_.framing.framing == net::http::BodyFraming::length) {
-    const std::size_t take = static_cast<std::size_t>(std::min<uint64_t>(size, body_left_));
-    out->assign(data, take);
-    body_left_ -= take;
+    used = static_cast<std::size_t>(std::min<uint64_t>(size, body_left_));
+    out->assign(data, used);
+    body_left_ -= used;
     complete = body_left_ == 0;
   } else {
-    std::size_t used = 0;
     const auto status = chunked_.feed(data, size, used, *out);
     if (status == net::http::ParseStatus::bad) {
       spdlog::info("relay: http {}: bad chunked body from the sender: {}", setup_.id, chunked_.error());
@@ -185,6 +205,7 @@ void HttpExchange::forward_body_bytes(const char* data, std::size_t size) {
     }
     complete = status == net::http::ParseStatus::good;
   }
+  if (complete) keep_pipelined(data + used, size - used);  // the start of the next request
   // One frame per read, the next read only once it is written: a slow listener slows the sender.
   auto after = [self = shared_from_this(), complete, out](std::error_code ec) {
     if (self->done_) return;
@@ -274,10 +295,18 @@ std::string HttpExchange::response_head(const hc::ResponseMessage& response, boo
   }
   head += "Via: " + via + setup_.via + "\r\n";
   // No Content-Length from hyco-https (it drops the app's), so the body is always chunked; HEAD/204/304 get none.
-  if (has_body) head += "Transfer-Encoding: chunked\r\n";
+  // A HEAD answer carries the framing the GET's would (RFC 9110 9.3.2): without it, clients that decide persistence
+  // from the head alone (Node's llhttp) take the answer as ended by close and drop the connection.
+  const bool head_of_body = setup_.message.method == "HEAD" && response.status_code >= 200 &&
+                            response.status_code != 204 && response.status_code != 304;
+  if (has_body || head_of_body) head += "Transfer-Encoding: chunked\r\n";
   else if (body_allowed(response.status_code)) head += "Content-Length: 0\r\n";
-  head += "Connection: close\r\n\r\n";
-  return head;
+  // Persistent when the request allows it and is read whole (an answer that overtakes its request body would leave
+  // the rest of that body where the next request should start); an HTTP/1.0 sender cannot read chunked coding.
+  keep_ = setup_.keep_alive && request_read_ && (setup_.http11 || !has_body);
+  if (!keep_) head += "Connection: close\r\n";
+  else if (!setup_.http11) head += "Connection: keep-alive\r\n";
+  return head + "\r\n";
 }
 
 void HttpExchange::write_to_sender(std::string bytes, bool last) {
@@ -285,7 +314,7 @@ void HttpExchange::write_to_sender(std::string bytes, bool last) {
   sender_->stream->async_write(asio::buffer(*out), [self = shared_from_this(), out, last](std::error_code ec, std::size_t) {
     if (self->done_) return;
     if (ec) return self->finish(1001);
-    if (last) return self->finish(1000);
+    if (last) return self->finish(1000, self->keep_);
     if (self->ws_) self->do_read_response();
   });
 }
@@ -316,7 +345,7 @@ void HttpExchange::abort(const char* why) {
   finish(1001);
 }
 
-void HttpExchange::finish(uint16_t rendezvous_code) {
+void HttpExchange::finish(uint16_t rendezvous_code, bool reuse) {
   if (done_) return;
   done_ = true;
   timer_.cancel();
@@ -325,6 +354,18 @@ void HttpExchange::finish(uint16_t rendezvous_code) {
     auto ws = ws_;
     timer_.expires_after(std::chrono::seconds(5));
     timer_.async_wait([ws](std::error_code) { ws->abort(); });
+  }
+  if (reuse && on_kept_) {
+    if (on_done_) {
+      auto cb = std::move(on_done_);
+      cb(*this);
+    }
+    if (!sender_reading_) return hand_over();
+    // The watch read is pending: cancel it and hand over from its completion, with whatever bytes it got.
+    handing_over_ = true;
+    std::error_code ignored;
+    sender_->stream->socket().cancel(ignored);
+    return;
   }
   // Lingering close: our side is done; the sender's close (or a short deadline) ends the connection.
   sender_->stream->shutdown_send();
@@ -341,6 +382,12 @@ void HttpExchange::finish(uint16_t rendezvous_code) {
     auto cb = std::move(on_done_);
     cb(*this);
   }
+}
+
+void HttpExchange::hand_over() {
+  auto kept = std::move(on_kept_);
+  on_kept_ = nullptr;
+  kept(std::move(sender_));
 }
 
 }  // namespace relay

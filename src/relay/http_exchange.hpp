@@ -2,7 +2,9 @@
 // Steps: (control form) read the small body, send request JSON + one binary body message on the control channel; or
 // (rendezvous form) send {"request":{address,id}}, wait for the listener to dial, send the request JSON there and
 // stream the body as it arrives. Either way the `response` comes on the control channel or on a rendezvous, and its
-// body streams to the sender as chunked transfer coding. One request per sender connection (Connection: close).
+// body streams to the sender as chunked transfer coding. The sender's connection persists (HTTP/1.1) when the request
+// allows it and was read whole before the answer: once the answer is written, the connection and any bytes read past
+// the request (a pipelined one) go back to the gateway for the next request.
 #pragma once
 
 #include "hc/control_message.hpp"
@@ -29,12 +31,16 @@ struct HttpExchangeSetup {
   bool use_rendezvous = false;
   bool expect_continue = false;
   std::chrono::milliseconds timeout{60000};
+  bool keep_alive = false;   // the request allows a persistent connection (HTTP/1.1 without "close", or keep-alive)
+  bool http11 = true;        // an HTTP/1.0 sender cannot read a chunked body: it keeps only bodyless answers
 };
 
 class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
  public:
+  // on_done runs once the request is answered (or failed); on_kept then gets the sender's connection, with the bytes
+  // read past the request in `leftover`, when it persists.
   HttpExchange(net::IncomingRequestPtr sender, HttpExchangeSetup setup, std::weak_ptr<ControlChannel> listener,
-               std::function<void(HttpExchange&)> on_done);
+               std::function<void(HttpExchange&)> on_done, std::function<void(net::IncomingRequestPtr)> on_kept);
   void start();
   // The listener dialled this request's rendezvous.
   void on_rendezvous(std::shared_ptr<net::WebSocket> ws);
@@ -63,7 +69,10 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   void write_to_sender(std::string bytes, bool last);
   void on_timeout();
   void send_error(int status, const std::string& code, const std::string& message);
-  void finish(uint16_t rendezvous_code);
+  void finish(uint16_t rendezvous_code, bool reuse = false);
+  void hand_over();
+  void on_watch_read(std::error_code ec, std::size_t n);
+  void keep_pipelined(const char* data, std::size_t size);
   bool body_allowed(int status) const;
 
   net::IncomingRequestPtr sender_;
@@ -71,6 +80,7 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   std::weak_ptr<ControlChannel> listener_;
   const ControlChannel* listener_ptr_;
   std::function<void(HttpExchange&)> on_done_;
+  std::function<void(net::IncomingRequestPtr)> on_kept_;
   asio::steady_timer timer_;
   std::shared_ptr<net::WebSocket> ws_;  // the rendezvous, once dialled
   std::vector<char> in_;                // sender body reads
@@ -84,6 +94,9 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   bool reading_text_ = true;  // on the rendezvous: the response JSON is still to come
   bool done_ = false;
   bool sender_reading_ = false;
+  bool request_read_ = false;  // the whole request (body included) has been read from the sender
+  bool keep_ = false;          // the answer went out without "Connection: close": the connection persists
+  bool handing_over_ = false;  // the answer is complete; the watch read is being cancelled to hand the connection on
   std::string text_;
 };
 

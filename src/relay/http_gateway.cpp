@@ -52,7 +52,8 @@ hc::HeaderList listener_headers(const net::http::Headers& in, bool drop_authoriz
 
 }  // namespace
 
-HttpGateway::HttpGateway(const RelayConfig& config, const Listeners& listeners) : config_(config), listeners_(listeners) {}
+HttpGateway::HttpGateway(const RelayConfig& config, const Listeners& listeners, NextRequest next_request)
+    : config_(config), listeners_(listeners), next_request_(std::move(next_request)) {}
 
 HttpGateway::~HttpGateway() {
   alive_.reset();
@@ -131,6 +132,11 @@ void HttpGateway::handle_request(const net::IncomingRequestPtr& request, bool tl
   setup.framing = framing;
   setup.expect_continue = head.headers.find("Expect") != nullptr;
   setup.timeout = config_.request_timeout;
+  // HTTP/1.1 persistence (RFC 9112 9.3): 1.1 unless "close", 1.0 only with "keep-alive"; zero idle time turns it off.
+  setup.http11 = head.version_minor >= 1;
+  setup.keep_alive = config_.http_idle_timeout.count() > 0 &&
+                     (setup.http11 ? !net::http::header_has_token(head.headers, "Connection", "close")
+                                   : net::http::header_has_token(head.headers, "Connection", "keep-alive"));
   const std::size_t json_size = hc::build_request_message(setup.message).size() + setup.address.size() + 64;
   const bool small = framing.framing == net::http::BodyFraming::none ||
                      (framing.framing == net::http::BodyFraming::length && framing.length <= kControlBodyLimit);
@@ -143,10 +149,15 @@ void HttpGateway::handle_request(const net::IncomingRequestPtr& request, bool tl
                 setup.use_rendezvous ? "rendezvous" : "control channel", listener->id());
   const std::string id = setup.id;
   ++per_listener_[listener.get()];
-  auto exchange = std::make_shared<HttpExchange>(request, std::move(setup), listener,
-                                                 [this, alive = std::weak_ptr<int>(alive_)](HttpExchange& x) {
-                                                   if (!alive.expired()) finished(x);
-                                                 });
+  auto exchange = std::make_shared<HttpExchange>(
+      request, std::move(setup), listener,
+      [this, alive = std::weak_ptr<int>(alive_)](HttpExchange& x) {
+        if (!alive.expired()) finished(x);
+      },
+      [this, alive = std::weak_ptr<int>(alive_)](net::IncomingRequestPtr sender) {
+        if (alive.expired()) return sender->stream->close();
+        keep(std::move(sender));
+      });
   exchanges_[id] = exchange;
   exchange->start();
 }
@@ -155,6 +166,19 @@ void HttpGateway::finished(HttpExchange& exchange) {
   auto it = per_listener_.find(exchange.listener());
   if (it != per_listener_.end() && --it->second == 0) per_listener_.erase(it);
   exchanges_.erase(exchange.id());
+}
+
+// The answer is out and the connection persists: wait (at most the idle timeout) for the next request, whose first
+// bytes may already be in `leftover`. One request at a time per connection, so pipelined ones are answered in order.
+void HttpGateway::keep(net::IncomingRequestPtr sender) {
+  ++kept_;
+  net::async_read_next_request(std::move(sender->stream), std::move(sender->leftover), config_.http_idle_timeout,
+                               [this, alive = std::weak_ptr<int>(alive_)](std::error_code ec, net::IncomingRequestPtr next,
+                                                                          std::string problem) {
+                                 if (alive.expired()) return;
+                                 --kept_;
+                                 next_request_(ec, next, problem);
+                               });
 }
 
 void HttpGateway::handle_rendezvous(const net::IncomingRequestPtr& request, const HcRequest& hcr,

@@ -96,7 +96,7 @@ std::size_t RelayServer::listener_count() const {
 }
 
 std::size_t RelayServer::connection_count() const {
-  return handshaking_ + pending_.size() + listener_count() + 2 * tunnels_.size() + http_.in_flight();
+  return handshaking_ + pending_.size() + listener_count() + 2 * tunnels_.size() + http_.connections();
 }
 
 std::string RelayServer::next_conn_id() { return "c" + std::to_string(++conn_counter_); }

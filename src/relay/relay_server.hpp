@@ -97,7 +97,9 @@ class RelayServer {
   std::map<std::string, std::vector<std::shared_ptr<ControlChannel>>> listeners_;
   std::map<std::string, PendingSender> pending_;                                    // by rendezvous id
   std::set<std::shared_ptr<RelayTunnel>> tunnels_;
-  HttpGateway http_{config_, listeners_};  // HTTP request mode
+  // HTTP request mode; a kept-alive sender's next request comes back through on_request like a new connection's.
+  HttpGateway http_{config_, listeners_,
+                    [this](std::error_code ec, const net::IncomingRequestPtr& r, const std::string& p) { on_request(ec, r, p); }};
   std::shared_ptr<FaultPlan> faults_;  // never null
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

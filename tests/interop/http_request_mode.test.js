@@ -4,8 +4,6 @@
 // byte-exact (SHA-256), a chunked upload, a streamed response, 20 concurrent mixed requests, what the listener sees
 // (no token, no sb-hc-* pairs, Via), a listener that never answers (504 + the service's JSON after
 // --request-timeout), no listener (404), bad tokens (401), and Entra ID senders (JWT served, no role 403).
-const { spawn } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -16,6 +14,7 @@ const { assert, ok } = h;
 const SIZES = [0, 65535, 65536, 65537, 10 << 20];
 
 const { pattern, curlTo } = require('./lib/curl');
+const { startHycoHttps } = require('./lib/hyco_https');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hcb-http-'));
 const curl = curlTo(tmp);
@@ -30,31 +29,6 @@ function rawRequest(port, text) {
     s.on('end', () => resolve(Buffer.concat(parts).toString('latin1')));
     s.on('error', reject);
   }), 15000, 'raw request');
-}
-
-async function startHycoHttps(t, relay, name) {
-  const token = relay.token(name);
-  const proc = spawn(process.execPath, [path.join(__dirname, 'lib', 'hyco_https_listener.js'), relay.url(name, 'listen')], {
-    env: { ...process.env, HYCO_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  h.keepLogs(proc, 'hyco-https');
-  let stderr = '';
-  proc.stderr.on('data', (d) => (stderr += d));
-  t.defer(`stop hyco-https listener '${name}'`, async () => {
-    if (proc.exitCode === null) proc.kill('SIGTERM');
-  });
-  const ready = h.deferred();
-  proc.stdout.on('data', (d) => {
-    if (String(d).includes('ready')) ready.resolve();
-  });
-  proc.on('exit', (code) => {
-    if (!ready.settled) ready.reject(new Error(`hyco-https listener exited ${code}: ${stderr}`));
-    else if (code !== 0 && code !== null) t.fail(new Error(`hyco-https listener died (${code}): ${stderr}`));
-  });
-  await h.withDeadline(ready.promise, 15000, `hyco-https listener '${name}' ready`);
-  ok(`hyco-https listener for '${name}' connected (pid ${proc.pid})`);
-  return proc;
 }
 
 h.run('http_request_mode: hyco-https listener behind hcrelay, curl as the sender', async (t) => {
@@ -75,7 +49,7 @@ h.run('http_request_mode: hyco-https listener behind hcrelay, curl as the sender
   {
     // A raw HEAD: everything after the head must be nothing (curl -I would hide a stray body).
     const raw = await rawRequest(relay.port, `HEAD /${name}/bytes?n=100 HTTP/1.1\r\nHost: 127.0.0.1:${relay.port}\r\n` +
-      `ServiceBusAuthorization: ${relay.token(name)}\r\n\r\n`);
+      `ServiceBusAuthorization: ${relay.token(name)}\r\nConnection: close\r\n\r\n`);
     assert.match(raw, /^HTTP\/1\.1 200 /, `HEAD status: ${raw.slice(0, 80)}`);
     assert.equal(raw.slice(raw.indexOf('\r\n\r\n') + 4), '', 'HEAD must have no body');
     const c = await curl([...auth, `${base}/nocontent`], { what: '204' });

@@ -122,6 +122,10 @@ struct HttpTarget {
   bool preserve_host = false;           // send the sender's Host instead of the target's
   Seconds connect_timeout{10};          // connect (and TLS handshake) to the server -> 504
   Seconds response_timeout{55};         // request sent to response head, and body idle -> 504 (the relay waits 60 s)
+  // One piece of a streamed answer not taken by the relay within this: the request is aborted and the web server's
+  // connection closed. A relay (and its sender) that takes nothing for a minute is stalled, not slow: a piece is at
+  // most 64 KiB, so even a 10 KiB/s sender takes one every few seconds.
+  Seconds write_timeout{60};
   std::size_t max_requests = 64;        // requests in flight; more are answered 503
 };
 

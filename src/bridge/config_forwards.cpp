@@ -84,12 +84,13 @@ std::vector<ForwardKey<Forward>> common_forward_keys() {
 }
 
 // "http": "http://host[:port][/base]" or {"url": .., "insecure", "preserve_host", "connect_timeout",
-// "response_timeout", "max_requests", "ca_file"}: the web server this listener publishes (HC HTTP request mode).
+// "response_timeout", "write_timeout", "max_requests", "ca_file"}: the web server this listener publishes (HC HTTP request mode).
 bool read_http(ConfigReader& r, const JNode& v, const std::string& path, ForwardDraft<RemoteForward>& d) {
   const JNode* url = &v;
   std::string url_path = path;
   if (v.kind == JNode::Kind::object) {
-    if (!r.check_keys(v, path, {"url", "insecure", "ca_file", "preserve_host", "connect_timeout", "response_timeout", "max_requests"}))
+    if (!r.check_keys(v, path, {"url", "insecure", "ca_file", "preserve_host", "connect_timeout", "response_timeout", "write_timeout",
+                                  "max_requests"}))
       return false;
     url = v.member("url");
     url_path = member_path(path, "url");
@@ -111,6 +112,9 @@ bool read_http(ConfigReader& r, const JNode& v, const std::string& path, Forward
       return false;
     if (const JNode* m = v.member("response_timeout");
         m && !r.get_duration(*m, member_path(path, "response_timeout"), "http_response_timeout", t.response_timeout))
+      return false;
+    if (const JNode* m = v.member("write_timeout");
+        m && !r.get_duration(*m, member_path(path, "write_timeout"), "http_write_timeout", t.write_timeout))
       return false;
     if (const JNode* m = v.member("max_requests");
         m && !r.get_integer(*m, member_path(path, "max_requests"), 1, kMaxConnectionsLimit, max_requests))

@@ -179,6 +179,7 @@ void write_http(Writer& w, const HttpTarget& t) {
   w.Bool(t.preserve_host);
   write_seconds(w, "connect_timeout", t.connect_timeout);
   write_seconds(w, "response_timeout", t.response_timeout);
+  write_seconds(w, "write_timeout", t.write_timeout);
   w.Key("max_requests");
   w.Uint64(t.max_requests);
   w.EndObject();

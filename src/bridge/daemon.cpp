@@ -96,7 +96,8 @@ std::string forward_identity(const Config& config, const RemoteForward& f) {
   for (const auto& t : f.targets) o << t.port_name << '/' << target_text(t) << '/' << protocol_name(t.protocol) << ';';
   if (const auto& h = f.http)
     o << "|H" << h->tls << h->host << ':' << h->port << h->base_path << '/' << h->insecure << h->ca_file << '/' << h->preserve_host << '/'
-      << h->connect_timeout.count() << '/' << h->response_timeout.count() << '/' << h->max_requests;
+      << h->connect_timeout.count() << '/' << h->response_timeout.count() << '/' << h->write_timeout.count() << '/'
+      << h->max_requests;
   o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
     << '|' << globals_identity(config);
   return o.str();

@@ -47,6 +47,7 @@ void HttpProxyExchange::start() {
 
 void HttpProxyExchange::cancel() {
   cancelled_ = true;
+  if (write_timer_) write_timer_->cancel();
   if (pending_) pending_->cancel();
   if (origin_) origin_->cancel();
   if (rendezvous_) rendezvous_->abort();
@@ -274,6 +275,13 @@ void HttpProxyExchange::on_body_piece(const OriginFailure* failure, std::string_
   if (failure) return respond_error(502, "", failure->problem);
   bytes_out_ += data.size();
   frame_.assign(data);
+  // Backpressure ends here: a relay that stops reading would otherwise hold this request (and the web server's
+  // connection) for ever.
+  if (!write_timer_) write_timer_ = std::make_unique<asio::steady_timer>(owner_->io());
+  write_timer_->expires_after(ms(owner_->forward().http->write_timeout));
+  write_timer_->async_wait([self = shared_from_this()](std::error_code ec) {
+    if (!ec) self->on_write_timeout();
+  });
   // Each read goes out as a frame of the one body message; an empty frame with FIN ends it.
   rendezvous_->async_write(asio::buffer(frame_), net::ws::Opcode::binary, last,
                            [self = shared_from_this(), last](std::error_code ec) { self->on_frame_sent(ec, last); });
@@ -281,13 +289,29 @@ void HttpProxyExchange::on_body_piece(const OriginFailure* failure, std::string_
 
 void HttpProxyExchange::on_frame_sent(std::error_code ec, bool last) {
   if (cancelled_) return;
-  if (ec) {
-    origin_->cancel();
-    spdlog::warn("{}: request {}: the relay stopped taking the answer: {}", owner_->name(), request_.id, ec.message());
-    return finish(origin_->response().status);
-  }
+  write_timer_->cancel();
+  if (ec) return abort_answer("relay_gone", "the relay stopped taking the answer: " + ec.message());
   if (!last) return do_stream_body();
   rendezvous_->send_close(1000, "");
+  finish(origin_->response().status);
+}
+
+void HttpProxyExchange::on_write_timeout() {
+  if (cancelled_) return;
+  abort_answer("relay_write_timeout", fmt::format("the relay took no part of the answer for {:g} s (write_timeout)",
+                                                 owner_->forward().http->write_timeout.count()));
+}
+
+// A streamed answer that cannot be completed: the web server's connection closed, the rendezvous dropped (no close
+// frame, so the sender cannot take the cut body for a whole one), counted by `reason` and logged with the request id.
+void HttpProxyExchange::abort_answer(const char* reason, const std::string& why) {
+  cancelled_ = true;
+  if (write_timer_) write_timer_->cancel();
+  origin_->cancel();
+  rendezvous_->abort();
+  owner_->tunnels().metrics().add("hcbridge_http_aborted_total", {{"forward", owner_->name()}, {"reason", reason}});
+  spdlog::warn("{}: request {} {} {}: aborted after {} B: {}", owner_->name(), request_.id, request_.method,
+               net::http::split_target(request_.request_target).first, bytes_out_, why);
   finish(origin_->response().status);
 }
 

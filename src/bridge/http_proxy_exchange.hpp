@@ -3,7 +3,7 @@
 // once; a rendezvous-only one is read from its rendezvous first (the body streamed to the server as it arrives). The
 // answer goes back on the control channel when its body is known and at most 64 KiB, otherwise over a rendezvous,
 // each read of the server's body one WebSocket frame (so server-sent events and large downloads stream, with one read
-// buffer of memory). Each step is a do_x/on_x pair; the object lives while a step is pending and its HandshakeSlot
+// buffer of memory; a piece the relay does not take within write_timeout aborts the request). Each step is a do_x/on_x pair; the object lives while a step is pending and its HandshakeSlot
 // counts toward the forward's requests in flight.
 #pragma once
 
@@ -47,6 +47,8 @@ class HttpProxyExchange : public Handshake, public std::enable_shared_from_this<
   void respond(hc::ResponseMessage response, std::string body);
   void respond_error(int status, const std::string& text, const std::string& why);
   void finish(int status);
+  void abort_answer(const char* reason, const std::string& why);
+  void on_write_timeout();
   hc::ResponseMessage response_message(bool body) const;
 
   std::shared_ptr<RemoteForwarder> owner_;
@@ -61,6 +63,7 @@ class HttpProxyExchange : public Handshake, public std::enable_shared_from_this<
   std::vector<uint8_t> read_buf_;
   std::string message_;  // the request JSON read from a rendezvous
   std::string frame_;    // the body piece being sent
+  std::unique_ptr<asio::steady_timer> write_timer_;  // a body piece the relay does not take within write_timeout
   bool has_body_ = false;
   bool responded_ = false;  // the answer's head went out: errors can only abort from here
   bool cancelled_ = false;

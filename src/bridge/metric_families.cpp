@@ -28,6 +28,7 @@ constexpr Words kDroppedMessages = {"too_many_requests", "malformed"};
 constexpr Words kDirections = {"to_relay", "from_relay"};
 constexpr Words kResults = {"ok", "failed"};
 constexpr Words kStatusClasses = {"1xx", "2xx", "3xx", "4xx", "5xx"};  // HttpProxyExchange's and HttpEntranceExchange's code label
+constexpr Words kHttpAborts = {"relay_write_timeout", "relay_gone"};     // HttpProxyExchange::abort_answer
 
 // One series per word, beside the forward label; `apply` is Metrics::declare or Metrics::remove_unused.
 template <typename Apply>
@@ -62,6 +63,7 @@ void for_each_forward_series(const std::string& forward, ForwardSide side, Apply
   per_word(apply, "hcbridge_http_bytes_total", forward, "direction", kDirections);
   if (side == ForwardSide::local) return;
   apply("hcbridge_control_channel_up", just_forward);
+  per_word(apply, "hcbridge_http_aborted_total", forward, "reason", kHttpAborts);  // -H only
   per_word(apply, "hcbridge_control_channel_reconnects_total", forward, "reason", kReconnectReasons);
   per_word(apply, "hcbridge_token_renewals_total", forward, "result", kResults);
   per_word(apply, "hcbridge_control_messages_dropped_total", forward, "reason", kDroppedMessages);
@@ -111,6 +113,8 @@ void describe_metric_families(ops::Metrics& m) {
   m.describe_counter("hcbridge_http_bytes_total",
                      "HTTP body bytes of a published web server or a local HTTP entrance, per forward and direction "
                      "(to_relay, from_relay).");
+  m.describe_counter("hcbridge_http_aborted_total",
+                     "Streamed HTTP answers cut off because the relay stopped taking them, per forward and reason.");
   for (const char* result : kResults) m.declare("hcbridge_config_reloads_total", {{"result", result}});
 }
 

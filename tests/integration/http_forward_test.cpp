@@ -268,6 +268,35 @@ TEST_CASE("http forward (-H): a web server that stalls in the middle of a stream
   CHECK(h.requests("5xx") == 1);  // counted as failed, whatever the head said
 }
 
+TEST_CASE("http forward (-H): a relay that stops reading a streamed answer is cut off after write_timeout") {
+  HttpHarness h([](bridge::HttpTarget& t) { t.write_timeout = bridge::Seconds(0.5); });
+  testing::LogCapture log("wt1");
+  // 32 MiB: more than the socket buffers between the web server, the daemon and the fake relay hold.
+  h.control->send_text(hc::build_request_message(h.request("wt1", "GET", "/web/size/33554432")));
+  FakeRelay::ConnPtr rv;
+  REQUIRE(run_until(h.io, [&] {
+    for (const auto& c : h.fake.with_action("request"))
+      if (c->id == "wt1") rv = c;
+    return rv != nullptr;
+  }));
+  rv->pause_reading = true;  // the relay takes nothing more
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto aborted = [&] {
+    return h.daemon->metrics().value("hcbridge_http_aborted_total", {{"forward", "T:web"}, {"reason", "relay_write_timeout"}});
+  };
+  REQUIRE(run_until(h.io, [&] { return aborted() == 1 && h.web.broken_answers == 1; }, 20s));
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+  CHECK(log.lines() == 1);  // one warning, naming the request
+  CHECK(log.last().find("write_timeout") != std::string::npos);
+  CHECK(h.requests("2xx") == 1);  // the head had gone out: counted, with the bytes that made it
+  // The rendezvous was dropped, not closed: the sender must not take the cut body for a whole one.
+  if (rv->resume_reading) rv->resume_reading();
+  REQUIRE(run_until(h.io, [&] { return rv->ended; }, 10s));
+  rv->parse();
+  CHECK_FALSE(rv->close_code().has_value());
+  CHECK(rv->data().size() < 33554432);
+}
+
 TEST_CASE("http forward (-H): requests over the in-flight limit are answered 503") {
   HttpHarness h([](bridge::HttpTarget& t) { t.max_requests = 1; });
   hc::RequestMessage hang = h.request("hang1", "GET", "/web/hang");

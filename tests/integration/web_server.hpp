@@ -29,6 +29,7 @@ class WebServer {
   }
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
   std::vector<Seen> seen;
+  std::size_t broken_answers = 0;  // answers whose write failed: the daemon closed the connection before taking them
 
   static std::string answer_for(const std::string& method, const std::string& path, const std::string& body) {
     auto head = [&](int status, const char* reason, const std::string& extra, std::size_t length) {
@@ -106,7 +107,8 @@ class WebServer {
       return asio::async_write(c->sock, asio::buffer(c->answer), [c](std::error_code, std::size_t) {});
     }
     c->answer = answer_for(head.method, path, c->body);
-    asio::async_write(c->sock, asio::buffer(c->answer), [c](std::error_code, std::size_t) {
+    asio::async_write(c->sock, asio::buffer(c->answer), [this, c, alive = alive_](std::error_code ec, std::size_t) {
+      if (ec && *alive) ++broken_answers;
       std::error_code ignored;
       c->sock.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
       c->sock.close(ignored);

@@ -83,7 +83,7 @@ TEST_CASE("config file: http as a URL or an object, checked like every key") {
   CHECK(r.value().remote_forwards[0].http->base_path == "/app");
   CHECK(r.value().remote_forwards[0].targets.empty());
   r = parse_config_json(R"({"remote_forward":[{"hc":"web","target":"22","http":{"url":"https://h","insecure":true,
-      "preserve_host":true,"response_timeout":2,"connect_timeout":1,"max_requests":5}}]})",
+      "preserve_host":true,"response_timeout":2,"connect_timeout":1,"write_timeout":7,"max_requests":5}}]})",
                         "f.json");
   REQUIRE(r.ok());
   const auto& f = r.value().remote_forwards.at(0);
@@ -92,12 +92,14 @@ TEST_CASE("config file: http as a URL or an object, checked like every key") {
   CHECK(f.http->preserve_host);
   CHECK(f.http->response_timeout.count() == 2);
   CHECK(f.http->connect_timeout.count() == 1);
+  CHECK(f.http->write_timeout.count() == 7);
   CHECK(f.http->max_requests == 5);
   // The rendering parses back to the same web server.
   auto again = parse_config_json(render_config(r.value()), "rendered.json");
   INFO(render_config(r.value()));
   REQUIRE(again.ok());
   CHECK(again.value().remote_forwards.at(0).http->response_timeout.count() == 2);
+  CHECK(again.value().remote_forwards.at(0).http->write_timeout.count() == 7);
   CHECK(again.value().remote_forwards.at(0).http->insecure);
   auto bad = parse_config_json(R"({"remote_forward":[{"hc":"web","http":{"url":"http://h","insecur":true}}]})", "f.json");
   REQUIRE_FALSE(bad.ok());
@@ -108,6 +110,9 @@ TEST_CASE("config file: http as a URL or an object, checked like every key") {
   bad = parse_config_json(R"({"remote_forward":[{"hc":"web","http":{"url":"http://h","response_timeout":0}}]})", "f.json");
   REQUIRE_FALSE(bad.ok());
   CHECK(contains(bad.error(), "response_timeout"));
+  bad = parse_config_json(R"({"remote_forward":[{"hc":"web","http":{"url":"http://h","write_timeout":-1}}]})", "f.json");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(contains(bad.error(), "write_timeout"));
 }
 
 TEST_CASE("mapping: base path + the remainder after the HC name, byte-exact, at a segment boundary") {

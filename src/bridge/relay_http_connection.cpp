@@ -48,7 +48,7 @@ void RelayHttpConnection::on_dial(std::error_code ec, asio::ip::tcp::socket sock
   }
   if (!relay_.tls) return complete(make_error_code(std::errc::protocol_error), "no TLS context for the relay");
   stream_ = std::make_unique<net::Stream>(std::move(socket), *relay_.tls);
-  auto prepared = net::prepare_client_tls(*stream_->tls(), ep.host, ep.port);
+  auto prepared = net::prepare_client_tls(stream_->tls()->native_handle(), ep.host, ep.port);
   if (!prepared) return complete(make_error_code(std::errc::protocol_error), prepared.error());
   stream_->tls()->async_handshake(asio::ssl::stream_base::client,
                                   [self = shared_from_this()](std::error_code e) { self->on_handshake(e); });

@@ -118,8 +118,14 @@ ResponseFraming relay_response_framing(std::string_view method, const net::http:
       out.length = framing.length;
       break;
     case net::http::BodyFraming::none:
-      // A request without framing has no body; an answer without framing runs to the close (RFC 9112 6.3).
-      out.framing = Framing::until_close;
+      // request_framing reads "Content-Length: 0" as no body, which it is; an answer without any framing header
+      // runs to the close (RFC 9112 6.3). Telling the two apart matters once the relay keeps its connection.
+      if (head.headers.find("Content-Length")) {
+        out.framing = Framing::length;
+        out.length = 0;
+      } else {
+        out.framing = Framing::until_close;
+      }
       break;
   }
   return out;

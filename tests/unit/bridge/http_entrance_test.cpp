@@ -165,6 +165,14 @@ TEST_CASE("entrance: keep-alive, framing and the client's response head", "[http
   CHECK(relay_response_framing("GET", open).framing == Framing::until_close);
   open.status = 204;
   CHECK(relay_response_framing("GET", open).framing == Framing::none);
+  // "Content-Length: 0" is an empty body that ends at once, not one that runs to the close (with a relay that keeps
+  // its connection, the latter waited for a close that never came).
+  net::http::ResponseHead empty;
+  empty.status = 200;
+  empty.headers = headers({{"Content-Length", "0"}});
+  const auto empty_framing = relay_response_framing("GET", empty);
+  CHECK(empty_framing.framing == Framing::length);
+  CHECK(empty_framing.length == 0);
   net::http::ResponseHead bad;
   bad.status = 200;
   bad.headers = headers({{"Content-Length", "1"}, {"Content-Length", "2"}});

@@ -239,9 +239,7 @@ void HttpExchange::on_response_chunk(std::error_code ec, net::ReadChunk chunk) {
     if (!chunk.message_end) return do_read_response();
     return on_response_text(text_);
   }
-  std::string out = chunk.size ? chunk_encoded(data, chunk.size) : std::string();
-  if (chunk.message_end) out += "0\r\n\r\n";
-  write_to_sender(std::move(out), chunk.message_end);
+  write_to_sender(body_piece(data, chunk.size, chunk.message_end), chunk.message_end);
 }
 
 void HttpExchange::on_response_text(const std::string& text) {
@@ -263,19 +261,24 @@ void HttpExchange::on_response_text(const std::string& text) {
 void HttpExchange::on_control_response(const hc::ResponseMessage& response, std::string body) {
   if (responded_ || done_) return;
   bool has_body = false;
-  std::string out = response_head(response, has_body);
-  if (has_body) {
-    if (!body.empty()) out += chunk_encoded(body.data(), body.size());
-    out += "0\r\n\r\n";
-  }
+  std::string out = response_head(response, has_body, body.size());
+  if (has_body) out += setup_.http11 ? body_piece(body.data(), body.size(), true) : body;
   write_to_sender(std::move(out), true);
+}
+
+std::string HttpExchange::body_piece(const char* data, std::size_t size, bool last) const {
+  if (!setup_.http11) return std::string(data, size);
+  std::string out = size ? chunk_encoded(data, size) : std::string();
+  if (last) out += "0\r\n\r\n";
+  return out;
 }
 
 bool HttpExchange::body_allowed(int status) const {
   return setup_.message.method != "HEAD" && status != 204 && status != 304 && status >= 200;
 }
 
-std::string HttpExchange::response_head(const hc::ResponseMessage& response, bool& has_body) {
+std::string HttpExchange::response_head(const hc::ResponseMessage& response, bool& has_body,
+                                        std::optional<std::size_t> known_length) {
   responded_ = true;
   timer_.cancel();
   has_body = response.body && body_allowed(response.status_code);
@@ -299,11 +302,15 @@ std::string HttpExchange::response_head(const hc::ResponseMessage& response, boo
   // from the head alone (Node's llhttp) take the answer as ended by close and drop the connection.
   const bool head_of_body = setup_.message.method == "HEAD" && response.status_code >= 200 &&
                             response.status_code != 204 && response.status_code != 304;
-  if (has_body || head_of_body) head += "Transfer-Encoding: chunked\r\n";
-  else if (body_allowed(response.status_code)) head += "Content-Length: 0\r\n";
+  // An HTTP/1.0 sender cannot read chunked coding (RFC 9112 6.1): it gets a Content-Length when the body is already
+  // here, else a body that ends with the connection.
+  const bool length_known = has_body && !setup_.http11 && known_length;
+  if (length_known) head += "Content-Length: " + std::to_string(*known_length) + "\r\n";
+  else if ((has_body || head_of_body) && setup_.http11) head += "Transfer-Encoding: chunked\r\n";
+  else if (!has_body && body_allowed(response.status_code)) head += "Content-Length: 0\r\n";
   // Persistent when the request allows it and is read whole (an answer that overtakes its request body would leave
-  // the rest of that body where the next request should start); an HTTP/1.0 sender cannot read chunked coding.
-  keep_ = setup_.keep_alive && request_read_ && (setup_.http11 || !has_body);
+  // the rest of that body where the next request should start), and the body's end is not the connection's.
+  keep_ = setup_.keep_alive && request_read_ && (setup_.http11 || !has_body || length_known);
   if (!keep_) head += "Connection: close\r\n";
   else if (!setup_.http11) head += "Connection: keep-alive\r\n";
   return head + "\r\n";

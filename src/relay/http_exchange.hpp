@@ -2,7 +2,8 @@
 // Steps: (control form) read the small body, send request JSON + one binary body message on the control channel; or
 // (rendezvous form) send {"request":{address,id}}, wait for the listener to dial, send the request JSON there and
 // stream the body as it arrives. Either way the `response` comes on the control channel or on a rendezvous, and its
-// body streams to the sender as chunked transfer coding. The sender's connection persists (HTTP/1.1) when the request
+// body streams to the sender as chunked transfer coding (HTTP/1.0 senders: as is, ended by close, or with a
+// Content-Length when the whole body came in the control form). The sender's connection persists (HTTP/1.1) when the request
 // allows it and was read whole before the answer: once the answer is written, the connection and any bytes read past
 // the request (a pipelined one) go back to the gateway for the next request.
 #pragma once
@@ -15,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,7 +67,13 @@ class HttpExchange : public std::enable_shared_from_this<HttpExchange> {
   void do_read_response();
   void on_response_chunk(std::error_code ec, net::ReadChunk chunk);
   void on_response_text(const std::string& text);
-  std::string response_head(const hc::ResponseMessage& response, bool& has_body);
+  // `known_length`: the whole body's size when it is already here (control form), so an HTTP/1.0 sender gets a
+  // Content-Length instead of a body ended by close.
+  std::string response_head(const hc::ResponseMessage& response, bool& has_body,
+                            std::optional<std::size_t> known_length = std::nullopt);
+  // A piece of the answer's body as it goes to the sender: chunked for HTTP/1.1, as is for HTTP/1.0 (which cannot
+  // read chunked coding: its body ends with the connection).
+  std::string body_piece(const char* data, std::size_t size, bool last) const;
   void write_to_sender(std::string bytes, bool last);
   void on_timeout();
   void send_error(int status, const std::string& code, const std::string& message);

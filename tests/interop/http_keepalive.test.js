@@ -111,6 +111,23 @@ h.run('http_keepalive: HTTP senders keep their connection to hcrelay (hyco-https
     ok(`three pipelined requests answered in order on one connection, then closed (${heads.length - 1} heads)`);
   }
 
+  // An HTTP/1.0 sender cannot read chunked coding: a small answer (control form) comes with a Content-Length, a large
+  // one (rendezvous form) as is, ended by close; both byte-exact.
+  for (const n of [100, 200000]) {
+    const c = openRaw(relay.port);
+    await c.ready;
+    c.socket.write(`GET /${name}/bytes?n=${n} HTTP/1.0\r\nHost: 127.0.0.1\r\nServiceBusAuthorization: ${token}\r\n\r\n`);
+    await h.withDeadline(c.closed.promise, 15000, `the relay ending the HTTP/1.0 answer of ${n} bytes`);
+    const split = c.text.indexOf('\r\n\r\n');
+    const head = c.text.slice(0, split);
+    const body = Buffer.from(c.text.slice(split + 4), 'latin1');
+    assert.match(head, /^HTTP\/1\.1 200/, `HTTP/1.0 GET of ${n} bytes: ${head.slice(0, 200)}`);
+    assert.ok(!/Transfer-Encoding/i.test(head), `no chunked coding for an HTTP/1.0 sender: ${head}`);
+    if (n === 100) assert.match(head, /Content-Length: 100\r?$/im, 'the control-form answer carries its length');
+    assert.ok(body.equals(pattern(n)), `HTTP/1.0 body of ${n} bytes byte-exact (got ${body.length})`);
+  }
+  ok('HTTP/1.0 senders get their bodies unchunked: 100 B with a Content-Length, 200,000 B ended by close');
+
   // Idle timeout: after an answer, a connection that sends nothing more is closed after --http-idle-timeout.
   {
     const c = openRaw(relay.port);

@@ -53,14 +53,6 @@ const char* reason_for(int status) {
   }
 }
 
-std::string chunk_of(std::string_view data) {
-  char size[20];
-  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  std::string out(size, static_cast<std::size_t>(n));
-  out.append(data).append("\r\n");
-  return out;
-}
-
 }  // namespace
 
 hc::Result<std::string> entrance_request_target(std::string_view hc, std::string_view client_target) {
@@ -197,7 +189,7 @@ net::http::ParseStatus BodyCopier::feed(const char* data, std::size_t size, std:
       consumed = size;
       payload_ += size;
       if (size == 0) break;
-      if (out_ == Framing::chunked) out += chunk_of({data, size});
+      if (out_ == Framing::chunked) out += net::http::chunk_encoded({data, size});
       else out.append(data, size);
       break;
   }

@@ -3,6 +3,7 @@
 #include "bridge/accept_handshake.hpp"
 #include "bridge/http_mapping.hpp"
 #include "bridge/relay_dial.hpp"
+#include "net/http_body.hpp"
 #include "hc/rendezvous.hpp"
 #include "hc/url.hpp"
 #include "net/address.hpp"
@@ -22,14 +23,6 @@ const char* status_class(int status) {
 }
 
 bool sends_body(const std::string& method) { return method == "POST" || method == "PUT" || method == "PATCH"; }
-
-std::string chunk_of(std::string_view data) {
-  char size[20];
-  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  std::string out(size, static_cast<std::size_t>(n));
-  out.append(data).append("\r\n");
-  return out;
-}
 
 }  // namespace
 
@@ -164,7 +157,7 @@ void HttpProxyExchange::on_request_body_part(std::error_code ec, net::ReadChunk 
     return spdlog::warn("{}: request {}: the request body was cut off: {}", owner_->name(), request_.id, ec.message());
   }
   bytes_in_ += chunk.size;
-  std::string piece = chunk.size > 0 ? chunk_of({reinterpret_cast<const char*>(read_buf_.data()), chunk.size}) : "";
+  std::string piece = chunk.size > 0 ? net::http::chunk_encoded({reinterpret_cast<const char*>(read_buf_.data()), chunk.size}) : "";
   if (chunk.message_end) piece += "0\r\n\r\n";
   origin_->write(std::move(piece), [self = shared_from_this(), end = chunk.message_end](std::error_code wec) {
     if (!wec && !end) self->do_pump_request_body();

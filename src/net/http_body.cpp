@@ -2,6 +2,8 @@
 
 #include "hc/url.hpp"
 
+#include <cstdio>
+
 namespace net::http {
 namespace {
 
@@ -27,6 +29,14 @@ bool parse_length(const std::string& text, uint64_t& out) {
 }
 
 }  // namespace
+
+std::string chunk_encoded(std::string_view data) {
+  char size[20];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  std::string out(size, static_cast<std::size_t>(n));
+  out.append(data).append("\r\n");
+  return out;
+}
 
 RequestFraming request_framing(const Headers& headers) {
   RequestFraming f;

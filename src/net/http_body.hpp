@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace net::http {
 
@@ -21,6 +22,10 @@ struct RequestFraming {
 // Transfer-Encoding: chunked wins; any other transfer coding, or a Content-Length that is not one decimal number (or
 // conflicting repeats), is invalid. No Content-Length and no Transfer-Encoding means no body (requests, RFC 9112 6.3).
 RequestFraming request_framing(const Headers& headers);
+
+// One chunk of chunked transfer coding: the size in hex, CRLF, `data`, CRLF (never the last, empty chunk: that is
+// "0\r\n\r\n", written by whoever ends the body).
+std::string chunk_encoded(std::string_view data);
 
 // Decodes chunked transfer coding. feed() takes bytes as they arrive; the decoded payload of this call is appended to
 // `out` and `consumed` says how many input bytes were used (bytes after the last chunk and trailers belong to the next

@@ -32,15 +32,6 @@ bool safe_header(const std::string& name, const std::string& value) {
   return true;
 }
 
-std::string chunk_encoded(const char* data, std::size_t size) {
-  char hex[24];
-  std::snprintf(hex, sizeof hex, "%zx\r\n", size);
-  std::string out(hex);
-  out.append(data, size);
-  out += "\r\n";
-  return out;
-}
-
 }  // namespace
 
 HttpExchange::HttpExchange(net::IncomingRequestPtr sender, HttpExchangeSetup setup,
@@ -268,7 +259,7 @@ void HttpExchange::on_control_response(const hc::ResponseMessage& response, std:
 
 std::string HttpExchange::body_piece(const char* data, std::size_t size, bool last) const {
   if (!setup_.http11) return std::string(data, size);
-  std::string out = size ? chunk_encoded(data, size) : std::string();
+  std::string out = size ? net::http::chunk_encoded({data, size}) : std::string();
   if (last) out += "0\r\n\r\n";
   return out;
 }

@@ -110,7 +110,20 @@ async function startDnsmasq(t, port) {
     await h.withDeadline(exited.promise, 5000, 'dnsmasq exit');
   });
   await h.withDeadline(started.promise, 10000, 'dnsmasq start-up');
-  return { queries: () => (log.match(/query\[/g) || []).length };
+  return { port, queries: () => (log.match(/query\[/g) || []).length };
+}
+
+// dnsmasq also listens on TCP (and on ::1): a port free for UDP on 127.0.0.1 may be taken there by another process
+// of a parallel run, so a start that finds its port in use tries again on a new one (5 tries at most).
+async function startDnsmasqOnFreePort(t) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDnsmasq(t, await freeUdpPort());
+    } catch (e) {
+      if (attempt >= 5 || !/Address already in use/.test(e.message)) throw e;
+      ok(`dnsmasq: its port was taken meanwhile (try ${attempt}), trying another`);
+    }
+  }
 }
 
 function dig(server, port, type) {
@@ -154,8 +167,8 @@ h.run('interop daemon_udp: dig/dnsmasq over IPv4 and IPv6, hyco-ws datagram peer
   const relay = await t.startRelay();
   const hc = h.uniqueName('udp');
   const hc2 = h.uniqueName('udpecho');
-  const dnsPort = await freeUdpPort();
-  const dns = await startDnsmasq(t, dnsPort);
+  const dns = await startDnsmasqOnFreePort(t);
+  const dnsPort = dns.port;
   const tcp = await t.tcpEchoServer();
   const [adminL, adminT] = [await h.freePort(), await h.freePort()];
 

@@ -202,7 +202,8 @@ def render(results):
     text += "\nCPU seconds per GiB moved, per process\n\n" + table(cpu_rows(results))
     text += "\nMemory (VmRSS): idle baseline and per idle tunnel\n\n" + table(memory_rows(results))
     if results.get("apps"):
-        text += ("\nReal applications, direct and through hcbridge -L -> hcrelay (TLS) -> hcbridge -T (same run)\n\n"
+        text += ("\nReal applications, direct and through hcbridge -L -> hcrelay (TLS) -> hcbridge -T, or for http through "
+                 "hcrelay (TLS) -> hcbridge -H (same run)\n\n"
                  + table(app_rows(results)))
     errors = [(n, e) for n, r in results["chains"].items() for e in r.get("errors", [])]
     errors += [(n, e) for n, r in results.get("apps", {}).items() for e in r.get("errors", [])]

@@ -3,13 +3,13 @@
 // http.server, web_origin.py). GET and POST bodies of 0, 65535, 65536, 65537 and 10 MiB byte-exact (SHA-256), HEAD
 // and 204 without a body, a redirect passed through (not followed), server-sent events arriving event by event, the
 // path-escape cases refused with 400 (never reaching the server), X-Forwarded-For and the base path.
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 const { pattern, curlTo } = require('./lib/curl');
 const h = require('./lib/harness');
+const { startOrigin } = require('./lib/web_origin');
 const { assert, ok } = h;
 
 const SIZES = [0, 65535, 65536, 65537, 10 << 20];
@@ -18,21 +18,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hcb-http-fwd-'));
 const curlWith = curlTo(tmp);
 const curl = (args, what) => curlWith(args, { what });
 const ca = () => path.join(process.env.HCB_TEST_CERT_DIR, 'cert.pem');
-
-async function startOrigin(t) {
-  const proc = spawn('python3', [path.join(__dirname, 'lib', 'web_origin.py')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  h.keepLogs(proc, 'web_origin');
-  t.defer('stop the web server', async () => {
-    if (proc.exitCode === null) proc.kill('SIGTERM');
-  });
-  const port = h.deferred();
-  proc.stdout.on('data', (d) => {
-    const m = /port (\d+)/.exec(String(d));
-    if (m) port.resolve(Number(m[1]));
-  });
-  proc.on('exit', (code) => port.reject(new Error(`web_origin.py exited ${code}`)));
-  return h.withDeadline(port.promise, 10000, 'web server ready');
-}
 
 // The times at which each piece of a response body arrived.
 function timedGet(url, headers) {

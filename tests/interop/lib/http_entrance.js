@@ -2,53 +2,18 @@
 // Helpers of the local HTTP entrance tests (daemon_http_entrance, daemon_http_entrance_web): a hyco-https listener and
 // a Python web server in their own processes, curl with several URLs (keep-alive shows in its verbose output), raw
 // requests, and the byte-exact body round trips both tests make.
-const { spawn, execFile } = require('node:child_process');
+const { execFile } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
 const { pattern } = require('./curl');
 const h = require('./harness');
+const { startHycoHttps } = require('./hyco_https');
+const { startOrigin } = require('./web_origin');
 const { assert, ok } = h;
 
 const SIZES = [0, 65536, 65537, 10 << 20];
-
-async function startHycoHttps(t, relay, name) {
-  const proc = spawn(process.execPath, [path.join(__dirname, 'hyco_https_listener.js'), relay.url(name, 'listen')], {
-    env: { ...process.env, HYCO_TOKEN: relay.token(name) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  h.keepLogs(proc, 'hyco-https');
-  let stderr = '';
-  proc.stderr.on('data', (d) => (stderr += d));
-  t.defer(`stop hyco-https listener '${name}'`, async () => {
-    if (proc.exitCode === null) proc.kill('SIGTERM');
-  });
-  const ready = h.deferred();
-  proc.stdout.on('data', (d) => {
-    if (String(d).includes('ready')) ready.resolve();
-  });
-  proc.on('exit', (code) => {
-    if (!ready.settled) ready.reject(new Error(`hyco-https listener exited ${code}: ${stderr}`));
-  });
-  await h.withDeadline(ready.promise, 15000, `hyco-https listener '${name}' ready`);
-  ok(`hyco-https listener for '${name}' connected (pid ${proc.pid})`);
-}
-
-async function startOrigin(t) {
-  const proc = spawn('python3', [path.join(__dirname, 'web_origin.py')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  h.keepLogs(proc, 'web_origin');
-  t.defer('stop the web server', async () => {
-    if (proc.exitCode === null) proc.kill('SIGTERM');
-  });
-  const port = h.deferred();
-  proc.stdout.on('data', (d) => {
-    const m = /port (\d+)/.exec(String(d));
-    if (m) port.resolve(Number(m[1]));
-  });
-  proc.on('exit', (code) => port.reject(new Error(`web_origin.py exited ${code}`)));
-  return h.withDeadline(port.promise, 10000, 'web server ready');
-}
 
 // curl's verbose output for one command line with several URLs (keep-alive shows there).
 function curlVerbose(urls) {

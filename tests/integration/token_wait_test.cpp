@@ -3,8 +3,7 @@
 // behind when the io_context goes away while it waits (the ASan stage runs these; the interop test covers the daemon).
 #include "bridge/relay_dial.hpp"
 #include "hc/url.hpp"
-
-#include <catch2/catch.hpp>
+#include "relay_fixture.hpp"
 
 #include <asio.hpp>
 
@@ -18,6 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using asio::ip::tcp;
+using testing::run_until;
 
 // Tokens that are not there until make_ready(), as an Entra ID source before its first fetch.
 class LateTokens : public bridge::TokenSource {
@@ -92,16 +92,6 @@ std::shared_ptr<net::PendingConnect> connect(asio::io_context& io, const bridge:
                                         out.result = std::move(r);
                                         ++out.calls;
                                       });
-}
-
-// Runs `io` until `until()` holds or `limit` passes; true when it held.
-bool run_until(asio::io_context& io, const std::function<bool()>& until, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!until() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(10ms);
-  }
-  return until();
 }
 
 }  // namespace

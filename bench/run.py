@@ -180,6 +180,7 @@ def main():
 
     report.derive(results)
     results["targets"] = report.targets(results)
+    results["tls_targets"] = report.tls_targets(results)
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     stem = now.strftime("%Y%m%dT%H%M%SZ") + ("-smoke" if args.smoke else "")
     base, png = report.write_all(results, args.out, stem, work)

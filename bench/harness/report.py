@@ -1,4 +1,5 @@
-"""Turns the raw results into ratios against direct, the pass/fail lines of issue 6, a table, CSV, JSON and a plot."""
+"""Turns the raw results into ratios against direct, the pass/fail lines of issues 6 and 16, a table, CSV, JSON and a
+plot."""
 import csv
 import json
 import os
@@ -93,6 +94,40 @@ def targets(results):
     for t in ("ws", "tls"):
         v = get(results, f"hcbridge-{t}", "setup", "per_second")
         line(f">= 2,000 tunnel set-ups/s through one pair ({t})", v, v is not None and v >= 2000, "{:.0f}/s")
+    return out
+
+
+def tls_targets(results):
+    """The targets of issue 16 (the TLS data path), each from this run's chains only."""
+    out = []
+
+    def line(text, value, ok, fmt):
+        shown = "not measured" if value is None else fmt.format(value)
+        out.append({"target": text, "measured": shown, "pass": None if value is None else bool(ok)})
+
+    relay_cpu = lambda chain: get(results, chain, "single", "cpu_s_per_gib", "hcrelay")
+    d = lambda chain, k: get(results, chain, "derived", k)
+    v = relay_cpu("relay-tls")
+    line("relay TLS <= 1.5 CPU s/GiB (relay-tls, one stream)", v, v is not None and v <= 1.5, "{:.2f}")
+    v = d("hcbridge-tls", "single_ends_cpu_s_per_gib")
+    line("both hcbridge ends over TLS <= 2.2 CPU s/GiB (one stream)", v, v is not None and v <= 2.2, "{:.2f}")
+    # TLS overhead per AES-GCM operation: the TLS path's cost minus the same path's ws:// cost, over the operations
+    # it does per byte (the relay decrypts and encrypts every byte: 2; each daemon end: 1, so the pair: 2).
+    for what, tls, ws in (("relay", relay_cpu("relay-tls"), relay_cpu("relay-ws")),
+                          ("hcbridge pair", d("hcbridge-tls", "single_ends_cpu_s_per_gib"),
+                           d("hcbridge-ws", "single_ends_cpu_s_per_gib"))):
+        v = None if tls is None or ws is None else (tls - ws) / 2
+        line(f"TLS overhead of the {what} <= 0.35 CPU s/GiB per crypto operation", v, v is not None and v <= 0.35,
+             "{:.2f}")
+    for tls, ws, want in (("relay-tls", "relay-ws", 0.60), ("hcbridge-tls", "hcbridge-ws", 0.65)):
+        v = ratio(get(results, tls, "single", "mb_per_s"), get(results, ws, "single", "mb_per_s"))
+        line(f"{tls} single stream >= {want:.0%} of {ws}", v, v is not None and v >= want, "{:.0%}")
+    for t, limit in (("ws", 100), ("tls", 130)):
+        v = d(f"hcbridge-{t}", "added_p50_us")
+        line(f"added latency p50 <= {limit} us over direct ({t})", v, v is not None and v <= limit, "{:.0f} us")
+    for t in ("ws", "tls"):
+        v = ratio(get(results, f"hcbridge-{t}", "parallel", "mb_per_s"), get(results, f"hcbridge-{t}", "single", "mb_per_s"))
+        line(f"hcbridge-{t}: 16 streams in aggregate >= one stream", v, v is not None and v >= 1.0, "{:.2f}x")
     return out
 
 
@@ -214,6 +249,8 @@ def render(results):
             if run.get("errors"):
                 text += f"\n{name}, {run['requested']} idle tunnels, errors: {json.dumps(run['errors'])}\n"
     text += "\nTargets (issue 6; reported, not asserted)\n\n" + target_lines(results["targets"])
+    if results.get("tls_targets"):
+        text += "\nTargets of the TLS data path (issue 16; reported, not asserted)\n\n" + target_lines(results["tls_targets"])
     return text
 
 

@@ -59,5 +59,17 @@ h.run('daemon_entra: every credential kind end to end through hcrelay verifying 
     ok(`${what}: "${e.input.replace(/^.*Entra ID token fetch failed/, 'Entra ID token fetch failed')}"`);
     await bad.stop();
   }
+
+  // A token for another resource (an identity platform or proxy that ignores the scope): hcrelay refuses it with 401,
+  // and the daemon's error says which audience it got and which scope to ask for.
+  s.ts.opts.audience = 'https://servicebus.azure.net';
+  const wrongAud = await t.startDaemon([...s.daemonArgs, '-T', `${h.uniqueName('aud')}:127.0.0.1:${echo.port}`],
+                                       { name: 'hcbridge wrong audience', env: s.env['client-secret'],
+                                         ready: [/relay authentication: Entra ID/] });
+  const a = await wrongAud.waitForLog(
+    /control channel refused: 401 .*InvalidAudience: The token's audience 'https:\/\/servicebus\.azure\.net' is not https:\/\/relay\.azure\.net \(request the scope https:\/\/relay\.azure\.net\/\.default\)/, 15000);
+  ok(`wrong audience: "${a[0].replace(/^.*control channel refused: /, '')}"`);
+  await wrongAud.stop();
+  s.ts.opts.audience = 'https://relay.azure.net';
   assert.ok(s.ts.stats.issued >= KINDS.length, 'tokens were issued');
 }, { timeoutMs: 90000 });

@@ -1,7 +1,8 @@
 // TLS over a TCP socket on OpenSSL directly, in place of asio::ssl::stream (issue 16: most of TLS's cost there was
 // syscalls and copies through asio's BIO pair, one record per read and per write, not the cipher).
-//  - Reading: OpenSSL reads the (non-blocking) socket itself with read-ahead into a 64 KiB buffer, so one read() feeds
-//    several records, and each record is decrypted straight into the caller's buffer. read_some() is synchronous and
+//  - Reading: OpenSSL reads the (non-blocking) socket itself with read-ahead into a ~132 KiB buffer, so one read()
+//    feeds several records; each record is decrypted in that buffer and its plaintext copied once, into the caller's
+//    buffer (no BIO pair in between). read_some() is synchronous and
 //    non-blocking: it returns what is decryptable now (several records) or would_block, so a caller can read inline
 //    while whole records are buffered and wait for readiness only when they are not.
 //  - Writing: the records of one write (up to 64 KiB of plaintext, header and payload gathered into full 16 KiB
@@ -32,7 +33,10 @@ class TlsStream {
   using tcp = asio::ip::tcp;
   static constexpr std::size_t kRecord = 16384;          // TLS's largest record payload
   static constexpr std::size_t kWriteBatch = 64 * 1024;  // plaintext encrypted before its records are sent
-  static constexpr std::size_t kReadAhead = 4 * (kRecord + 512);  // one read() takes up to ~4 full records
+  // One read() takes up to ~8 full records (~132 KiB). With 4 (~66 KiB) the relay and hcbridge -T made 26-28 read()s
+  // per MiB over TLS against 17 recv()s over ws://; with 8, 15-17. The buffer is given back whenever the connection
+  // waits for input (read_some), so only busy connections hold it.
+  static constexpr std::size_t kReadAhead = 8 * (kRecord + 512);
 
   TlsStream(tcp::socket socket, asio::ssl::context& context);
   ~TlsStream();

@@ -35,12 +35,12 @@ PROFILES = {
     "default": dict(seconds=3.0, probe_bytes=64 << 20,
                     lat_count=20000, lat_warmup=200, lat_seconds=3.0,
                     setup_count=20000, setup_seconds=3.0, setup_concurrency=16,
-                    idle_concurrency=64, memory={"hcbridge-ws": [1000, 10000], "node-ws": [1000]},
+                    idle_concurrency=64, memory={"hcbridge-ws": [1000, 10000], "hcbridge-tls": [1000], "node-ws": [1000]},
                     app_seconds=5, redis_requests=100000, http_requests=20000, app_start_timeout=60),
     "smoke": dict(seconds=0.2, probe_bytes=4 << 20,
                   lat_count=300, lat_warmup=20, lat_seconds=0.5,
                   setup_count=100, setup_seconds=0.5, setup_concurrency=4,
-                  idle_concurrency=16, memory={"hcbridge-ws": [50], "node-ws": [50]},
+                  idle_concurrency=16, memory={"hcbridge-ws": [50], "hcbridge-tls": [50], "node-ws": [50]},
                   app_seconds=1, redis_requests=2000, http_requests=300, app_start_timeout=60),
 }
 FIGURES = ("single", "parallel", "latency", "setup")

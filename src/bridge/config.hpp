@@ -63,6 +63,8 @@ struct RelaySettings {
   EntraSettings entra;
   std::string entity_path;       // EntityPath of the connection string these settings came from ("" = none); checked
                                  // against the forward's hc by validate_config, not used at run time
+  // Whether any SAS credential is given (a key name, key, key file or pre-issued token), complete or not.
+  bool has_sas_credentials() const { return !key_name.empty() || !key.empty() || !key_file.empty() || !sas.empty(); }
 };
 
 // What a binding or target carries: TCP and Unix stream sockets in azbridge's stream mode, UDP in its datagram mode.
@@ -197,7 +199,7 @@ bool is_default_endpoint(const std::string& endpoint);
 // The relay settings a forward uses: its own fields where set, else the global ones.
 RelaySettings effective_relay(const Config& config, const std::optional<RelaySettings>& forward_override);
 
-// ---- Loading and validation helpers (config.cpp) ----
+// ---- Loading and validation helpers (config.cpp, config_validate.cpp) ----
 
 // The relay settings a parsed connection string gives (endpoint as "scheme://authority/path", credentials,
 // EntityPath); used for -x, HCBRIDGE_CONNECTION_STRING and the config file's connection_string alike.

@@ -236,7 +236,7 @@ struct BridgeSetup {
   // Starts the daemon with the remote forward pointing at `target_port` (unless the tweak set targets already).
   void start(uint16_t target_port) {
     for (auto& r : config.remote_forwards)
-      if (r.targets.empty()) r.targets.push_back(bridge::RemoteTarget{"web", "127.0.0.1", target_port});
+      if (r.targets.empty()) r.targets.push_back(testing::port_target("web", "127.0.0.1", target_port));
     daemon = std::make_unique<bridge::Daemon>(io, config);
     auto error = daemon->start();
     REQUIRE_FALSE(error.has_value());

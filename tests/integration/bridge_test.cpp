@@ -78,8 +78,8 @@ TEST_CASE("bridge: raw mode carries bytes without a preamble") {
 TEST_CASE("bridge: an unknown port name closes the client promptly and nothing reaches a target") {
   BridgeSetup s(false, [](bridge::Config& c) { c.local_forwards[0].bindings[0].port_name = "nope"; });
   TargetServer target(s.io, TargetServer::Mode::echo);
-  s.config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"web", "127.0.0.1", target.port()});
-  s.config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"db", "127.0.0.1", target.port()});
+  s.config.remote_forwards[0].targets.push_back(testing::port_target("web", "127.0.0.1", target.port()));
+  s.config.remote_forwards[0].targets.push_back(testing::port_target("db", "127.0.0.1", target.port()));
   s.start(target.port());
   auto c = s.client("hello");
   REQUIRE(run_until(s.io, [&] { return c->done; }));
@@ -181,7 +181,7 @@ TEST_CASE("bridge: a relay that is down at start-up is retried until it comes up
   config.backoff_max = bridge::Seconds(0.2);
   bridge::RemoteForward r;
   r.hc = "late";
-  r.targets.push_back(bridge::RemoteTarget{"1", "127.0.0.1", 1});
+  r.targets.push_back(testing::port_target("1", "127.0.0.1", 1));
   config.remote_forwards.push_back(r);
   bridge::Daemon daemon(holder.io, config);
   REQUIRE_FALSE(daemon.start().has_value());

@@ -33,7 +33,7 @@ TEST_CASE("daemon metrics: a reload declares the new forward's series and forget
   next.remote_forwards.clear();
   bridge::LocalForward other;
   other.hc = "other";
-  other.bindings.push_back(bridge::LocalBinding{"127.0.0.1", 0, "web"});
+  other.bindings.push_back(testing::port_binding("127.0.0.1", 0, "web"));
   next.local_forwards.push_back(other);
   REQUIRE(s.daemon->reload(next));
 
@@ -80,7 +80,7 @@ TEST_CASE("daemon metrics: two local forwards on one hybrid connection keep thei
   BridgeSetup s(false, [](bridge::Config& c) {
     c.local_forwards[0].max_connections = 1;
     bridge::LocalForward second = c.local_forwards[0];
-    second.bindings = {bridge::LocalBinding{"127.0.0.2", 0, "web"}};
+    second.bindings = {testing::port_binding("127.0.0.2", 0, "web")};
     second.origin = "second";
     c.local_forwards.push_back(second);
   });

@@ -88,8 +88,8 @@ struct Hostile {
     config = testing::tunnel_pair_config(fake.endpoint(), testing::kTestRelayKey);
     config.connect_timeout = bridge::Seconds(5);
     config.preamble_timeout = bridge::Seconds(5);
-    config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"web", "127.0.0.1", echo.port()});
-    config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"sink", "127.0.0.1", sink.port()});
+    config.remote_forwards[0].targets.push_back(testing::port_target("web", "127.0.0.1", echo.port()));
+    config.remote_forwards[0].targets.push_back(testing::port_target("sink", "127.0.0.1", sink.port()));
     if (tweak) tweak(config);
   }
   ~Hostile() { testing::stop_daemon_and_drop(io, daemon.get(), fake); }
@@ -1070,7 +1070,7 @@ TEST_CASE("hostile relay: TLS with a certificate for another name, or from an un
   config.backoff_max = bridge::Seconds(0.2);
   bridge::RemoteForward r;
   r.hc = "tun";
-  r.targets.push_back(bridge::RemoteTarget{"web", "127.0.0.1", 1});
+  r.targets.push_back(testing::port_target("web", "127.0.0.1", 1));
   config.remote_forwards.push_back(r);
   bridge::Daemon daemon(relay.io, config);
   REQUIRE_FALSE(daemon.start().has_value());

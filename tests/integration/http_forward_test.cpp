@@ -24,7 +24,7 @@ struct HttpHarness {
     t.base_path = "/app";
     if (tweak) tweak(t);
     if (t.port != 0) config.remote_forwards[0].http = t;
-    else config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"80", "127.0.0.1", 80});
+    else config.remote_forwards[0].targets.push_back(testing::port_target("80", "127.0.0.1", 80));
     daemon = std::make_unique<bridge::Daemon>(io, config);
     REQUIRE_FALSE(daemon->start().has_value());
     REQUIRE(run_until(io, [this] { return (control = fake.live_control()) && daemon->remote_forwarders().at(0)->connected(); }));

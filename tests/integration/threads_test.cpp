@@ -95,7 +95,7 @@ TEST_CASE("threads: relay, daemon and targets on their own threads, clients on f
   bridge::Config config = testing::tunnel_pair_config("wss://localhost:" + std::to_string(relay_port) + "/",
                                                       testing::kTestRelayKey, "threads");
   config.relay.ca_file = cert.cert_file;
-  config.remote_forwards[0].targets.push_back(bridge::RemoteTarget{"web", "localhost", target_port});
+  config.remote_forwards[0].targets.push_back(testing::port_target("web", "localhost", target_port));
 
   std::unique_ptr<bridge::Daemon> daemon;
   const bool started = daemon_loop.call([&] {

@@ -75,10 +75,10 @@ struct UdpClient {
 
 // -L 0U/dns:tun and -T tun:dns/127.0.0.1:<target>U
 void udp_forwards(bridge::Config& c) {
-  c.local_forwards[0].bindings = {bridge::LocalBinding{"127.0.0.1", 0, "dns", bridge::Protocol::udp}};
+  c.local_forwards[0].bindings = {testing::port_binding("127.0.0.1", 0, "dns", bridge::Protocol::udp)};
 }
 void start_udp(BridgeSetup& s, uint16_t target_port) {
-  s.config.remote_forwards[0].targets = {bridge::RemoteTarget{"dns", "127.0.0.1", target_port, bridge::Protocol::udp}};
+  s.config.remote_forwards[0].targets = {testing::port_target("dns", "127.0.0.1", target_port, bridge::Protocol::udp)};
   s.start(0);
 }
 uint16_t udp_port(BridgeSetup& s) { return s.daemon->local_forwarders().at(0)->udp_endpoints().at(0).port(); }

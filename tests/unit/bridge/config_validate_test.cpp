@@ -2,6 +2,7 @@
 
 #include "bridge/config.hpp"
 #include "support/temp_file.hpp"
+#include "support/tunnel_config.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -536,7 +537,7 @@ TEST_CASE("local forward names: L:<hc>, or after the first binding when several 
   const auto forward = [](std::string hc, std::string host, uint16_t port, std::string origin) {
     bridge::LocalForward f;
     f.hc = std::move(hc);
-    f.bindings.push_back(bridge::LocalBinding{std::move(host), port, "web"});
+    f.bindings.push_back(testing::port_binding(std::move(host), port, "web"));
     f.origin = std::move(origin);
     return f;
   };

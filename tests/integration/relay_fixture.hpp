@@ -1,5 +1,5 @@
 // An in-process hcrelay plus helpers to drive asynchronous clients from a test: everything runs on one io_context,
-// and run_until() turns the loop until a condition holds or a deadline passes (no sleeps).
+// and run_until() (support/run_until.hpp) turns the loop until a condition holds or a deadline passes (no sleeps).
 #pragma once
 
 #include "hc/control_message.hpp"
@@ -9,6 +9,7 @@
 #include "net/ws_client.hpp"
 #include "relay/fault_injector.hpp"
 #include "relay/relay_server.hpp"
+#include "support/run_until.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -24,17 +25,6 @@ namespace testing {
 // The SAS key of the in-process relays and daemons, in one place. Named k...Key so that the suite-wide secrets check
 // (tests/secrets/check_logs.sh) finds it and greps every test's output for it.
 inline const std::string kTestRelayKey = "dGVzdGtleXRlc3RrZXl0ZXN0a2V5dGVzdGtleTA9PQ==";
-
-inline bool run_until(asio::io_context& io, const std::function<bool()>& done,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    io.restart();
-    io.run_one_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
 struct ConnectOutcome {
   bool done = false;

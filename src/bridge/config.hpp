@@ -93,9 +93,17 @@ struct LocalBinding {
   SocketFileSettings socket_file;
 };
 
+// A local forward's HTTP entrance: its bindings with Protocol::http (config file: the local_forward's `http`).
+struct HttpEntranceSettings {
+  // The relay answers 504 itself when its listener is silent for 60 s; this is for a relay that says nothing at all:
+  // no answer head within it -> 504. Also how long a body, either way, may stall before the request is given up.
+  Seconds answer_timeout{75};
+};
+
 struct LocalForward {
   std::string hc;                       // hybrid connection name
   std::vector<LocalBinding> bindings;
+  HttpEntranceSettings http;            // used by its Protocol::http bindings only
   bool raw = false;                     // no azbridge preamble
   std::optional<RelaySettings> relay;   // per-forward override
   std::optional<std::size_t> max_connections;

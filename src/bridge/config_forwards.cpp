@@ -125,6 +125,17 @@ bool read_http(ConfigReader& r, const JNode& v, const std::string& path, Forward
   return true;
 }
 
+// "http": {"answer_timeout"}: the settings of a local forward's HTTP entrance (its Protocol::http bindings).
+bool read_entrance_http(ConfigReader& r, const JNode& v, const std::string& path, ForwardDraft<LocalForward>& d) {
+  if (!r.expect(v, JNode::Kind::object, path)) return false;
+  if (!r.check_keys(v, path, {"answer_timeout"})) return false;
+  HttpEntranceSettings& e = d.forward.http;
+  if (const JNode* m = v.member("answer_timeout");
+      m && !r.get_duration(*m, member_path(path, "answer_timeout"), "http_answer_timeout", e.answer_timeout))
+    return false;
+  return true;
+}
+
 // A forward's endpoints (local bindings or remote targets): either `text_key`, a string or array of strings in the
 // CLI grammar, or `list_key`, an array of objects {host_key, port, port_name}; exactly one of them.
 template <class Forward, class Endpoint>
@@ -306,7 +317,11 @@ struct ForwardKind {
 
 const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
   static const ForwardKind<LocalForward, LocalBinding> kind{
-      common_forward_keys<LocalForward>(),
+      [] {
+        auto keys = common_forward_keys<LocalForward>();
+        keys.push_back({"http", read_entrance_http});
+        return keys;
+      }(),
       {"bind", "bindings", "\"127.0.0.1:8080\"", parse_local_binding, {"address", "port", "port_name", "protocol", "path", "mode", "owner", "group"},
        "address",
        true, &LocalBinding::bind_host, &LocalForward::bindings}};

@@ -7,6 +7,7 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -160,6 +161,13 @@ void write_local_forwards(Writer& w, const std::vector<LocalForward>& forwards) 
       w.EndObject();
     }
     w.EndArray();
+    const auto is_http = [](const LocalBinding& b) { return b.protocol == Protocol::http; };
+    if (std::any_of(f.bindings.begin(), f.bindings.end(), is_http)) {  // an entrance's settings, where it has one
+      w.Key("http");
+      w.StartObject();
+      write_seconds(w, "answer_timeout", f.http.answer_timeout);
+      w.EndObject();
+    }
     write_forward_common(w, f);
     w.EndObject();
   }

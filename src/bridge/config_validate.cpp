@@ -28,7 +28,7 @@ struct DurationRule {
   double max;
 };
 
-constexpr std::array<DurationRule, 12> kDurationRules = {{
+constexpr std::array<DurationRule, 13> kDurationRules = {{
     {"token_ttl", "--token-ttl", 10, true, 86400.0 * 30},
     {"keepalive", "--keepalive", 1, true, 3600},
     {"connect_timeout", "--connect-timeout", 0, false, 600},
@@ -41,6 +41,7 @@ constexpr std::array<DurationRule, 12> kDurationRules = {{
     {"http_connect_timeout", "", 0, false, 600},
     {"http_response_timeout", "", 0, false, 86400},
     {"http_write_timeout", "", 0, false, 86400},
+    {"http_answer_timeout", "", 0, false, 86400},
 }};
 
 std::string with_flag(const char* key, const char* flag) {

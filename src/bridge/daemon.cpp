@@ -85,6 +85,7 @@ std::string forward_identity(const Config& config, const LocalForward& f) {
   for (const auto& b : f.bindings)
     o << binding_text(b) << '/' << b.port_name << '/' << protocol_name(b.protocol) << '/' << b.socket_file.mode << '/'
       << b.socket_file.owner << '/' << b.socket_file.group << ';';
+  o << "|H" << f.http.answer_timeout.count();
   o << '|' << relay_identity(effective_relay(config, f.relay)) << '|' << limits_identity(f.max_connections, f.idle_timeout)
     << '|' << globals_identity(config);
   return o.str();

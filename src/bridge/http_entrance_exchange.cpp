@@ -11,9 +11,6 @@ namespace bridge {
 namespace {
 
 constexpr std::size_t kReadSize = 64 * 1024;
-// The relay answers 504 itself when its listener is silent for 60 s; ours is for a relay that says nothing at all,
-// and for a body (either way) that stalls this long.
-constexpr std::chrono::seconds kAnswerTimeout{75};
 
 const char* status_class(int status) {
   static const char* const kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -120,7 +117,7 @@ void HttpEntranceExchange::do_send_head() {
     up_write_ += take_request_body(early.data(), early.size());
   }
   ++upstream_->uses;
-  arm_timer(kAnswerTimeout, 504, "no answer from the relay");
+  arm_timer(ms(owner_.forward().http.answer_timeout), 504, "no answer from the relay");
   upstream_->stream().async_write(asio::buffer(up_write_), [self = shared_from_this()](std::error_code ec, std::size_t) {
     self->on_head_sent(ec);
   });
@@ -167,7 +164,7 @@ void HttpEntranceExchange::on_request_body(std::error_code ec, std::size_t n) {
   if (ec) return abort("the client ended in the middle of the request body: " + ec.message(), kClientGone);
   up_write_ = take_request_body(conn_->read_buffer().data(), n);
   if (!request_body_.error().empty()) return respond_error(400, "bad chunked request body", request_body_.error());
-  arm_timer(kAnswerTimeout, 504, "the request body stalled");
+  arm_timer(ms(owner_.forward().http.answer_timeout), 504, "the request body stalled");
   upstream_->stream().async_write(asio::buffer(up_write_), [self = shared_from_this()](std::error_code wec, std::size_t) {
     // Once finished, no read of ours is pending: the entrance drains what is left of the body itself.
     if (self->cancelled_ || self->finished_) return;
@@ -239,7 +236,7 @@ void HttpEntranceExchange::on_head_complete(std::size_t used, std::size_t n) {
 
 void HttpEntranceExchange::do_write_client(std::string data) {
   client_write_ = std::move(data);
-  arm_timer(kAnswerTimeout, 0, "the client stopped taking the answer");
+  arm_timer(ms(owner_.forward().http.answer_timeout), 0, "the client stopped taking the answer");
   asio::async_write(conn_->client(), asio::buffer(client_write_),
                     [self = shared_from_this()](std::error_code ec, std::size_t) { self->on_client_written(ec); });
 }
@@ -253,7 +250,7 @@ void HttpEntranceExchange::on_client_written(std::error_code ec) {
 }
 
 void HttpEntranceExchange::do_read_response_body() {
-  arm_timer(kAnswerTimeout, 0, "the answer's body stalled");
+  arm_timer(ms(owner_.forward().http.answer_timeout), 0, "the answer's body stalled");
   upstream_->stream().async_read_some(asio::buffer(ubuf_), [self = shared_from_this()](std::error_code ec, std::size_t n) {
     self->on_response_body(ec, n);
   });

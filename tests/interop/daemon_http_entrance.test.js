@@ -4,8 +4,9 @@
 // 204, bodies of 0, 65,536, 65,537 and 10 MiB each way byte-exact (SHA-256), a chunked upload, a streamed response
 // arriving piece by piece, an HTTP/1.0 client, pipelining, keep-alive (curl with three URLs reuses its connection),
 // 20 concurrent requests, what the listener sees (its path, our token never), no listener (the relay's 404 passed
-// through), a listener that never answers (the relay's 504 passed through), the access log and the hcbridge_http_*
-// metrics. daemon_http_entrance_web covers -H + a web server, a relay that keeps alive, and a relay that is down.
+// through), a listener that never answers (the relay's 504 passed through; ours sooner with http.answer_timeout), the
+// access log and the hcbridge_http_* metrics. daemon_http_entrance_web covers -H + a web server, a relay that keeps
+// alive, and a relay that is down.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -109,4 +110,18 @@ h.run('daemon_http_entrance: curl -> hcbridge -L http -> hcrelay -> hyco-https /
   assert.equal(late.status, 504, `never: status ${late.status}`);
   assert.match(late.body.toString(), /GatewayTimeout/, 'the relay\'s 504 body passed through');
   ok('a listener that never answers: the relay\'s 504 (GatewayTimeout) passed through');
+
+  // A local forward's http.answer_timeout (config file; 1 s here) ends the wait with hcbridge's own 504 long before
+  // the first relay's (its --request-timeout is the default 60 s).
+  const port6 = await h.freePort();
+  const conf = path.join(tmp, 'answer_timeout.json');
+  fs.writeFileSync(conf, JSON.stringify({ local_forward: [{ hc: name, bind: `http:${port6}`, http: { answer_timeout: 1 } }] }));
+  await t.startDaemon([...relay.daemonArgs(), '-c', conf], { name: 'hcbridge -L http (answer_timeout 1 s)' });
+  const asked = Date.now();
+  const silent = await curl([`http://127.0.0.1:${port6}/never`], 'answer_timeout 1 s');
+  const waited = Date.now() - asked;
+  assert.equal(silent.status, 504, `answer_timeout: status ${silent.status} ${silent.body}`);
+  assert.match(silent.body.toString(), /^no answer from the relay \(request /, 'our 504, not the relay\'s');
+  assert.ok(waited >= 900 && waited < 30000, `answer_timeout 1 s: answered after ${waited} ms`);
+  ok(`http.answer_timeout 1 s: hcbridge's own 504 after ${waited} ms`);
 }, { timeoutMs: 100000 }); // many requests, two relays and a 2 s relay timeout: slow on a busy machine

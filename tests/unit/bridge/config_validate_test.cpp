@@ -509,6 +509,10 @@ TEST_CASE("helpers: is_loopback_host, check_duration", "[validate]") {
   CHECK(check_duration("idle_timeout", 0).empty());
   CHECK_FALSE(check_duration("grace_period", 0).empty());
   CHECK_FALSE(check_duration("unknown", 1).empty());
+  CHECK(check_duration("http_answer_timeout", 75).empty());
+  CHECK(check_duration("http_answer_timeout", 86400).empty());
+  CHECK_FALSE(check_duration("http_answer_timeout", 0).empty());
+  CHECK_FALSE(check_duration("http_answer_timeout", 86400.5).empty());
   CHECK(check_max_connections(1).empty());
   CHECK_FALSE(check_max_connections(1.5).empty());
 }

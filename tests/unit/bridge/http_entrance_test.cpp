@@ -110,6 +110,45 @@ TEST_CASE("config file: \"protocol\": \"http\" for local bindings only, validate
   CHECK(contains(both.error(), "bound twice"));
 }
 
+TEST_CASE("config file: a local forward's http.answer_timeout is read, range-checked and rendered", "[http_entrance]") {
+  auto r = parse_config_json(R"json({ "local_forward": [
+      { "hc": "web", "bind": "http:8080" },
+      { "hc": "api", "bind": "http:8081", "http": { "answer_timeout": 5.5 } },
+      { "hc": "db", "bind": "5432" } ] })json", "f.json");
+  REQUIRE(r.ok());
+  CHECK(r->local_forwards[0].http.answer_timeout.count() == 75);  // the default
+  CHECK(r->local_forwards[1].http.answer_timeout.count() == 5.5);
+  std::vector<std::string> warnings;
+  Config c = r.value();
+  REQUIRE(validate_config(c, warnings).ok());
+  // check-config shows it for the forwards that have an HTTP entrance, and it reads back the same.
+  const std::string text = render_config(c);
+  CHECK(contains(text, "\"answer_timeout\": 75"));
+  CHECK(contains(text, "\"answer_timeout\": 5.5"));
+  auto again = parse_config_json(text, "rendered.json");
+  REQUIRE(again.ok());
+  CHECK(again->local_forwards[0].http.answer_timeout.count() == 75);
+  CHECK(again->local_forwards[1].http.answer_timeout.count() == 5.5);
+  const auto db = text.find("\"hc\": \"db\"");  // the last forward, without an HTTP entrance
+  REQUIRE(db != std::string::npos);
+  CHECK(text.find("answer_timeout", db) == std::string::npos);
+
+  const auto error = [](const std::string& http) {
+    auto bad = parse_config_json(R"json({ "local_forward": [ { "hc": "web", "bind": "http:8080", "http": )json" + http +
+                                     " } ] }",
+                                 "f.json");
+    REQUIRE_FALSE(bad.ok());
+    return bad.error();
+  };
+  CHECK(error(R"({ "answer_timeout": 0 })") ==
+        "f.json:1: local_forward[0].http.answer_timeout: must be more than 0 and at most 86400 seconds (got 0)");
+  CHECK(contains(error(R"({ "answer_timeout": -1 })"), "must be more than 0"));
+  CHECK(contains(error(R"({ "answer_timeout": 86401 })"), "(got 86401)"));
+  CHECK(contains(error(R"({ "answer_timeout": "75" })"), "local_forward[0].http.answer_timeout"));
+  CHECK(contains(error(R"({ "answer_timout": 75 })"), "did you mean 'answer_timeout'?"));
+  CHECK(contains(error("75"), "local_forward[0].http"));
+}
+
 TEST_CASE("entrance: the relay's target is /<hc> + the client's target, byte-exact", "[http_entrance]") {
   CHECK(entrance_request_target("web", "/").value() == "/web/");
   CHECK(entrance_request_target("web", "/a%2Fb/c?x=%20&y").value() == "/web/a%2Fb/c?x=%20&y");

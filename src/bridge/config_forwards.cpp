@@ -308,12 +308,24 @@ bool read_endpoints(ConfigReader& r, const JNode& n, const std::string& path, co
   return true;
 }
 
-// A forward kind: its own keys (after the common ones) and its endpoints.
+// A forward kind: its own keys (after the common ones), its endpoints, and the checks that need both read.
 template <class Forward, class Endpoint>
 struct ForwardKind {
   std::vector<ForwardKey<Forward>> keys;
   EndpointKeys<Forward, Endpoint> endpoints;
+  bool (*finish)(ConfigReader& r, const JNode& n, const std::string& path, const Forward& f);  // null: none
 };
+
+// A local forward's "http" object configures its HTTP bindings; on a forward without one it would do nothing, and a
+// setting that silently does nothing is a mistake the user should hear about.
+bool check_entrance_http(ConfigReader& r, const JNode& n, const std::string& path, const LocalForward& f) {
+  if (n.member("http") == nullptr) return true;
+  for (const auto& b : f.bindings)
+    if (b.protocol == Protocol::http) return true;
+  return r.fail_at(n.key_offset("http"), member_path(path, "http"),
+                   "applies to HTTP bindings only (\"bind\": \"http:8080\" or \"protocol\": \"http\"), and this "
+                   "forward has none");
+}
 
 const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
   static const ForwardKind<LocalForward, LocalBinding> kind{
@@ -324,7 +336,8 @@ const ForwardKind<LocalForward, LocalBinding>& local_forward_kind() {
       }(),
       {"bind", "bindings", "\"127.0.0.1:8080\"", parse_local_binding, {"address", "port", "port_name", "protocol", "path", "mode", "owner", "group"},
        "address",
-       true, &LocalBinding::bind_host, &LocalForward::bindings}};
+       true, &LocalBinding::bind_host, &LocalForward::bindings},
+      check_entrance_http};
   return kind;
 }
 
@@ -337,7 +350,8 @@ const ForwardKind<RemoteForward, RemoteTarget>& remote_forward_kind() {
       }(),
       {"target", "targets", "\"localhost:80\"", parse_remote_target, {"port_name", "host", "port", "protocol", "path"}, "host",
        false,
-       &RemoteTarget::host, &RemoteForward::targets, "http"}};
+       &RemoteTarget::host, &RemoteForward::targets, "http"},
+      nullptr};
   return kind;
 }
 
@@ -362,7 +376,8 @@ bool read_forward(ConfigReader& r, const JNode& n, const std::string& path, cons
   for (const auto& k : kind.keys)
     if (const JNode* v = n.member(k.key))
       if (!k.read(r, *v, member_path(path, k.key), draft)) return false;
-  return read_endpoints(r, n, path, kind.endpoints, draft);
+  if (!read_endpoints(r, n, path, kind.endpoints, draft)) return false;
+  return kind.finish == nullptr || kind.finish(r, n, path, f);
 }
 
 template <class Forward, class Endpoint>

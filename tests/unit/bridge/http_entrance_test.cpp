@@ -147,6 +147,15 @@ TEST_CASE("config file: a local forward's http.answer_timeout is read, range-che
   CHECK(contains(error(R"({ "answer_timeout": "75" })"), "local_forward[0].http.answer_timeout"));
   CHECK(contains(error(R"({ "answer_timout": 75 })"), "did you mean 'answer_timeout'?"));
   CHECK(contains(error("75"), "local_forward[0].http"));
+
+  // On a forward without an HTTP binding the object would do nothing: refused, naming the key.
+  auto stray = parse_config_json(R"json({ "local_forward": [
+      { "hc": "db", "bind": "5432", "http": { "answer_timeout": 5 } } ] })json", "f.json");
+  REQUIRE_FALSE(stray.ok());
+  CHECK(contains(stray.error(), "local_forward[0].http: applies to HTTP bindings only"));
+  auto listed = parse_config_json(R"json({ "local_forward": [ { "hc": "web", "http": { "answer_timeout": 5 },
+      "bindings": [ { "port": 5432 }, { "port": 8080, "protocol": "http" } ] } ] })json", "f.json");
+  CHECK(listed.ok());
 }
 
 TEST_CASE("entrance: the relay's target is /<hc> + the client's target, byte-exact", "[http_entrance]") {

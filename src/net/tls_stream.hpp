@@ -208,7 +208,7 @@ template <class ConstBuffers>
 std::size_t TlsStream::encrypt_batch(const ConstBuffers& buffers, std::size_t skip, std::error_code& ec) {
   // The pieces that follow the first `skip` bytes, up to kWriteBatch bytes: out_ stays bounded whatever the caller
   // writes, and the next batch is encrypted only once this one is sent.
-  std::array<asio::const_buffer, 8> pieces;
+  std::array<asio::const_buffer, 64> pieces;  // a WebSocket write gathers up to 32 frames (2 pieces each at most)
   std::size_t count = 0, taken = 0;
   for (auto it = asio::buffer_sequence_begin(buffers);
        it != asio::buffer_sequence_end(buffers) && count < pieces.size() && taken < kWriteBatch; ++it) {

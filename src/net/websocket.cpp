@@ -386,31 +386,65 @@ void WebSocket::write_next() {
   if (writing_ || aborted_) return;
   std::deque<OutFrame>* q = !control_queue_.empty() ? &control_queue_ : (!data_queue_.empty() ? &data_queue_ : nullptr);
   if (q == nullptr) return;
-  // The frame lives in a shared_ptr for the duration of the write so its header and owned payload stay put.
-  auto frame = std::make_shared<OutFrame>(std::move(q->front()));
+  // The frames live in a shared_ptr for the duration of the write so their headers and owned payloads stay put.
+  auto batch = std::make_shared<std::vector<OutFrame>>();
+  batch->push_back(std::move(q->front()));
   q->pop_front();
+  // Small data frames queued behind this one (a burst of UDP datagrams, each its own message) go out in the same
+  // write: one send and, over TLS, full records instead of one record and one send per message. A close frame is
+  // always written on its own, and control frames still go first (they are checked before every write).
+  std::size_t bytes = frame_bytes(batch->front());
+  while (q == &data_queue_ && !batch->front().is_close && control_queue_.empty() && !data_queue_.empty() &&
+         !data_queue_.front().is_close && batch->size() < kMaxGatheredFrames &&
+         bytes + frame_bytes(data_queue_.front()) <= kMaxGatheredBytes) {
+    bytes += frame_bytes(data_queue_.front());
+    batch->push_back(std::move(data_queue_.front()));
+    data_queue_.pop_front();
+  }
   writing_ = true;
-  auto on_written = [self = shared_from_this(), frame](std::error_code ec, std::size_t) {
+  auto on_written = [self = shared_from_this(), batch](std::error_code ec, std::size_t) {
     self->writing_ = false;
-    if (!ec) {
-      self->bytes_written_ += frame->data_bytes;
-      if (frame->is_close) self->close_written_ = true;
+    for (auto& frame : *batch) {
+      if (!ec) {
+        self->bytes_written_ += frame.data_bytes;
+        if (frame.is_close) self->close_written_ = true;
+      }
+      if (frame.handler) frame.handler(ec);
     }
-    if (frame->handler) frame->handler(ec);
     if (ec) {
       self->abort();
       return;
     }
-    if (frame->is_close) self->maybe_finish();
+    if (batch->back().is_close) self->maybe_finish();
     self->write_next();
   };
-  if (frame->prebuilt) {
-    stream_->async_write(asio::const_buffers_1(frame->payload), std::move(on_written));
+  const OutFrame& first = batch->front();
+  if (batch->size() == 1 && first.prebuilt) {  // the bulk path: one data frame, its header in front of its payload
+    stream_->async_write(asio::const_buffers_1(first.payload), std::move(on_written));
     return;
   }
-  const asio::const_buffer payload = frame->owned.empty() ? frame->payload : asio::buffer(frame->owned);
-  const std::array<asio::const_buffer, 2> buffers{asio::buffer(frame->header.data(), frame->header_size), payload};
+  if (batch->size() == 1) {
+    const asio::const_buffer payload = first.owned.empty() ? first.payload : asio::buffer(first.owned);
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(first.header.data(), first.header_size), payload};
+    stream_->async_write(buffers, std::move(on_written));
+    return;
+  }
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(2 * batch->size());
+  for (const auto& frame : *batch) {
+    if (frame.prebuilt) {
+      buffers.push_back(frame.payload);
+      continue;
+    }
+    buffers.push_back(asio::buffer(frame.header.data(), frame.header_size));
+    buffers.push_back(frame.owned.empty() ? frame.payload : asio::buffer(frame.owned));
+  }
   stream_->async_write(buffers, std::move(on_written));
+}
+
+std::size_t WebSocket::frame_bytes(const OutFrame& frame) {
+  if (frame.prebuilt) return frame.payload.size();
+  return frame.header_size + (frame.owned.empty() ? frame.payload.size() : frame.owned.size());
 }
 
 // ---------------------------------------------------------------------------------------------------------- ending

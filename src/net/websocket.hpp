@@ -120,6 +120,11 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
     bool prebuilt = false;       // header already written in front of the payload
   };
 
+  static std::size_t frame_bytes(const OutFrame& frame);
+  // A write gathers queued data frames up to these bounds (a 64 KiB data frame is always written alone).
+  static constexpr std::size_t kMaxGatheredFrames = 32;
+  static constexpr std::size_t kMaxGatheredBytes = 64 * 1024;
+
   void read_step();
   bool fill_read_block();
   void read_when_ready();

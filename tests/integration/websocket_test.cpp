@@ -100,6 +100,81 @@ TEST_CASE("websocket: payload written in place arrives byte-exact through view r
   io.run_for(std::chrono::seconds(5));  // returns as soon as the aborted reads have completed
 }
 
+TEST_CASE("websocket: messages queued faster than the socket takes them leave gathered, whole and in order") {
+  // Each UDP datagram is its own message, written without waiting for the one before: a write gathers the queued
+  // frames. Every message must arrive whole and in order, a ping sent meanwhile must still be answered, and every
+  // write handler must run once, in order, before the close that follows them.
+  asio::io_context io;
+  auto pool = net::BufferPool::create(4);
+  SocketPair p(io);
+  auto client = make_ws(std::move(p.a), net::ws::Role::client, pool);
+  auto server = make_ws(std::move(p.b), net::ws::Role::server, pool);
+  constexpr int kMessages = 500;
+  std::vector<std::vector<uint8_t>> sent;  // with room for the header in front, as the datagram tunnel writes them
+  std::vector<int> completed;
+  for (int i = 0; i < kMessages; ++i) {
+    const std::string body = random_payload(1 + (i * 7919) % 1400, static_cast<unsigned>(i));
+    sent.emplace_back(net::BufferPool::kHeadroom + body.size());
+    std::memcpy(sent.back().data() + net::BufferPool::kHeadroom, body.data(), body.size());
+  }
+  std::vector<std::string> expected;
+  for (int i = 0; i < kMessages; ++i) {
+    auto& b = sent[static_cast<std::size_t>(i)];
+    expected.emplace_back(reinterpret_cast<const char*>(b.data()) + net::BufferPool::kHeadroom,
+                          b.size() - net::BufferPool::kHeadroom);
+    client->async_write_in_place(asio::buffer(b.data() + net::BufferPool::kHeadroom, b.size() - net::BufferPool::kHeadroom),
+                                 net::ws::Opcode::binary, true, [&completed, i](std::error_code ec) {
+                                   CHECK_FALSE(ec);
+                                   completed.push_back(i);
+                                 });
+    if (i == kMessages / 2) client->send_ping("mid");
+  }
+  bool pong = false;
+  client->set_pong_handler([&] { pong = true; });
+  client->send_close(1000, "done");
+  std::vector<std::string> got;
+  std::string current;
+  std::error_code end;
+  std::function<void()> read = [&] {
+    server->async_read_view(64 * 1024, [&](std::error_code ec, net::ReadView v) {
+      if (ec) {
+        end = ec;
+        return;
+      }
+      current.append(reinterpret_cast<const char*>(v.data), v.size);
+      if (v.message_end) {
+        got.push_back(current);
+        current.clear();
+      }
+      read();
+    });
+  };
+  read();
+  // The client reads too, or it would never see the pong.
+  std::function<void()> client_read = [&] {
+    client->async_read_view(1024, [&](std::error_code ec, net::ReadView) {
+      if (!ec) client_read();
+    });
+  };
+  client_read();
+  REQUIRE(run_until(io, [&] { return static_cast<bool>(end); }, std::chrono::seconds(20)));
+  CHECK(end == net::WsError::closed);
+  REQUIRE(got.size() == expected.size());
+  CHECK(got == expected);
+  REQUIRE(completed.size() == static_cast<std::size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i) CHECK(completed[static_cast<std::size_t>(i)] == i);
+  CHECK(client->bytes_written() == [&] {
+    std::size_t n = 0;
+    for (const auto& e : expected) n += e.size();
+    return n;
+  }());
+  CHECK(run_until(io, [&] { return pong; }));
+  client->abort();
+  server->abort();
+  io.restart();
+  io.run_for(std::chrono::seconds(5));
+}
+
 TEST_CASE("websocket: a frame that trickles in a byte at a time is parsed and delivered whole") {
   asio::io_context io;
   auto pool = net::BufferPool::create(2);

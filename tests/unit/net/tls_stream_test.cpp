@@ -187,6 +187,32 @@ TEST_CASE("tls stream: many small writes and gathered header and payload buffers
   CHECK((reader.got == data));
 }
 
+TEST_CASE("tls stream: one write of more small buffers than a batch takes arrives whole and in order", "[tls]") {
+  // A WebSocket write gathers up to 32 queued frames (UDP datagrams): a sequence longer than one batch's 64 pieces
+  // must go out over several batches without losing or reordering a piece.
+  Contexts ctx;
+  asio::io_context io;
+  auto [c, s] = socket_pair(io);
+  net::TlsStream client(std::move(c), *ctx.client);
+  AsioTls server(std::move(s), *ctx.server);
+  REQUIRE(net::prepare_client_tls(client.native_handle(), "127.0.0.1", 1).ok());
+  handshake(io, client, server);
+  const std::string data = random_bytes(300 * 1400, 9);
+  std::vector<asio::const_buffer> pieces;
+  for (std::size_t at = 0; at < data.size(); at += 1400) pieces.push_back(asio::buffer(data.data() + at, 1400));
+  REQUIRE(pieces.size() == 300);
+  Reader<AsioTls> reader{server, {}, {}, false, data.size()};
+  reader.start();
+  bool wrote = false;
+  client.async_write(pieces, [&](std::error_code ec, std::size_t n) {
+    CHECK_FALSE(ec);
+    CHECK(n == data.size());
+    wrote = true;
+  });
+  REQUIRE(testing::run_until(io, [&] { return reader.done && wrote; }, kWait));
+  CHECK((reader.got == data));
+}
+
 TEST_CASE("tls stream: close_notify ends one direction only, and a TCP end without it is a truncation", "[tls]") {
   Contexts ctx;
   asio::io_context io;

@@ -89,6 +89,19 @@ void handshake(asio::io_context& io, A& client, B& server) {
   REQUIRE_FALSE(server_ec);
 }
 
+// A client and a server of the given kinds (ours or asio's) on a loopback pair, past the TLS handshake.
+template <class Client, class Server>
+struct Connected {
+  Client client;
+  Server server;
+  Connected(asio::io_context& io, const Contexts& ctx) : Connected(io, ctx, socket_pair(io)) {}
+  Connected(asio::io_context& io, const Contexts& ctx, std::pair<tcp::socket, tcp::socket> sockets)
+      : client(std::move(sockets.first), *ctx.client), server(std::move(sockets.second), *ctx.server) {
+    REQUIRE(net::prepare_client_tls(client.native_handle(), "127.0.0.1", 1).ok());
+    handshake(io, client, server);
+  }
+};
+
 template <class A, class B>
 void exchange_both_ways(asio::io_context& io, A& a, B& b, std::size_t size) {
   const std::string to_b = random_bytes(size, 1), to_a = random_bytes(size, 2);
@@ -120,39 +133,25 @@ TEST_CASE("tls stream: 8 MiB each way at once, byte-exact, against asio's TLS as
   Contexts ctx;
   asio::io_context io;
   SECTION("ours as client") {
-    auto [c, s] = socket_pair(io);
-    net::TlsStream client(std::move(c), *ctx.client);
-    AsioTls server(std::move(s), *ctx.server);
-    REQUIRE(net::prepare_client_tls(client.native_handle(), "127.0.0.1", 1).ok());
-    handshake(io, client, server);
-    exchange_both_ways(io, client, server, 8u << 20);
+    Connected<net::TlsStream, AsioTls> connected(io, ctx);
+    exchange_both_ways(io, connected.client, connected.server, 8u << 20);
   }
   SECTION("ours as server") {
-    auto [c, s] = socket_pair(io);
-    AsioTls client(std::move(c), *ctx.client);
-    net::TlsStream server(std::move(s), *ctx.server);
-    REQUIRE(net::prepare_client_tls(client.native_handle(), "127.0.0.1", 1).ok());
-    handshake(io, client, server);
-    exchange_both_ways(io, client, server, 8u << 20);
+    Connected<AsioTls, net::TlsStream> connected(io, ctx);
+    exchange_both_ways(io, connected.client, connected.server, 8u << 20);
   }
   SECTION("ours on both ends") {
-    auto [c, s] = socket_pair(io);
-    net::TlsStream client(std::move(c), *ctx.client);
-    net::TlsStream server(std::move(s), *ctx.server);
-    REQUIRE(net::prepare_client_tls(client.native_handle(), "127.0.0.1", 1).ok());
-    handshake(io, client, server);
-    exchange_both_ways(io, client, server, 8u << 20);
+    Connected<net::TlsStream, net::TlsStream> connected(io, ctx);
+    exchange_both_ways(io, connected.client, connected.server, 8u << 20);
   }
 }
 
 TEST_CASE("tls stream: many small writes and gathered header and payload buffers arrive in order", "[tls]") {
   Contexts ctx;
   asio::io_context io;
-  auto [c, s] = socket_pair(io);
-  net::TlsStream client(std::move(c), *ctx.client);
-  AsioTls server(std::move(s), *ctx.server);
-  REQUIRE(net::prepare_client_tls(client.native_handle(), "127.0.0.1", 1).ok());
-  handshake(io, client, server);
+  Connected<net::TlsStream, AsioTls> connected(io, ctx);
+  auto& client = connected.client;
+  auto& server = connected.server;
 
   // Sizes from 1 byte to past a batch (64 KiB), as (header, payload) pairs the way the WebSocket writes frames.
   const std::string data = random_bytes(3u << 20, 3);
@@ -192,11 +191,9 @@ TEST_CASE("tls stream: one write of more small buffers than a batch takes arrive
   // must go out over several batches without losing or reordering a piece.
   Contexts ctx;
   asio::io_context io;
-  auto [c, s] = socket_pair(io);
-  net::TlsStream client(std::move(c), *ctx.client);
-  AsioTls server(std::move(s), *ctx.server);
-  REQUIRE(net::prepare_client_tls(client.native_handle(), "127.0.0.1", 1).ok());
-  handshake(io, client, server);
+  Connected<net::TlsStream, AsioTls> connected(io, ctx);
+  auto& client = connected.client;
+  auto& server = connected.server;
   const std::string data = random_bytes(300 * 1400, 9);
   std::vector<asio::const_buffer> pieces;
   for (std::size_t at = 0; at < data.size(); at += 1400) pieces.push_back(asio::buffer(data.data() + at, 1400));
@@ -216,11 +213,9 @@ TEST_CASE("tls stream: one write of more small buffers than a batch takes arrive
 TEST_CASE("tls stream: close_notify ends one direction only, and a TCP end without it is a truncation", "[tls]") {
   Contexts ctx;
   asio::io_context io;
-  auto [c, s] = socket_pair(io);
-  net::TlsStream client(std::move(c), *ctx.client);
-  net::TlsStream server(std::move(s), *ctx.server);
-  REQUIRE(net::prepare_client_tls(client.native_handle(), "127.0.0.1", 1).ok());
-  handshake(io, client, server);
+  Connected<net::TlsStream, net::TlsStream> connected(io, ctx);
+  auto& client = connected.client;
+  auto& server = connected.server;
 
   // The client sends its close_notify: the server reads eof, and can still send to the client.
   bool shut = false;
@@ -328,11 +323,9 @@ TEST_CASE("tls stream: data and the end in one burst read as all the data, then 
   asio::io_context io;
   const bool clean = GENERATE(true, false);
   INFO((clean ? "close_notify" : "TCP close without close_notify"));
-  auto [c, s] = socket_pair(io);
-  net::TlsStream client(std::move(c), *ctx.client);
-  net::TlsStream server(std::move(s), *ctx.server);
-  REQUIRE(net::prepare_client_tls(client.native_handle(), "127.0.0.1", 1).ok());
-  handshake(io, client, server);
+  Connected<net::TlsStream, net::TlsStream> connected(io, ctx);
+  auto& client = connected.client;
+  auto& server = connected.server;
   // Written while the client is not reading, so the records and the end wait in its socket together.
   const std::string reply = random_bytes(30000, 6);
   bool ended = false;

@@ -423,12 +423,6 @@ void WebSocket::write_next() {
     stream_->async_write(asio::const_buffers_1(first.payload), std::move(on_written));
     return;
   }
-  if (batch->size() == 1) {
-    const asio::const_buffer payload = first.owned.empty() ? first.payload : asio::buffer(first.owned);
-    const std::array<asio::const_buffer, 2> buffers{asio::buffer(first.header.data(), first.header_size), payload};
-    stream_->async_write(buffers, std::move(on_written));
-    return;
-  }
   std::vector<asio::const_buffer> buffers;
   buffers.reserve(2 * batch->size());
   for (const auto& frame : *batch) {

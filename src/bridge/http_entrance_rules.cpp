@@ -101,7 +101,7 @@ bool expects_continue(const net::http::RequestHead& head) {
 ResponseFraming relay_response_framing(std::string_view method, const net::http::ResponseHead& head) {
   ResponseFraming out;
   if (!response_has_body(method, head.status)) return out;
-  const auto framing = net::http::request_framing(head.headers);
+  const auto framing = net::http::response_framing(head.headers);
   switch (framing.framing) {
     case net::http::BodyFraming::invalid: out.problem = framing.problem; break;
     case net::http::BodyFraming::chunked: out.framing = Framing::chunked; break;
@@ -109,16 +109,7 @@ ResponseFraming relay_response_framing(std::string_view method, const net::http:
       out.framing = Framing::length;
       out.length = framing.length;
       break;
-    case net::http::BodyFraming::none:
-      // request_framing reads "Content-Length: 0" as no body, which it is; an answer without any framing header
-      // runs to the close (RFC 9112 6.3). Telling the two apart matters once the relay keeps its connection.
-      if (head.headers.find("Content-Length")) {
-        out.framing = Framing::length;
-        out.length = 0;
-      } else {
-        out.framing = Framing::until_close;
-      }
-      break;
+    case net::http::BodyFraming::none: out.framing = Framing::until_close; break;
   }
   return out;
 }

@@ -126,10 +126,10 @@ void OriginRequest::on_read_head(std::error_code ec, std::size_t n) {
   if (!response_has_body(method_, head.status)) {
     body_length_ = 0;
   } else {
-    const auto framing = net::http::request_framing(head.headers);
+    const auto framing = net::http::response_framing(head.headers);
     if (framing.framing == net::http::BodyFraming::invalid) return fail(false, "bad answer: " + framing.problem);
     chunked_ = framing.framing == net::http::BodyFraming::chunked;
-    if (!chunked_ && head.headers.find("Content-Length") != nullptr) body_length_ = framing.length;
+    if (framing.framing == net::http::BodyFraming::length) body_length_ = framing.length;
     body_left_ = framing.length;
   }
   auto handler = std::move(head_handler_);

@@ -39,6 +39,12 @@ std::string chunk_encoded(std::string_view data) {
 }
 
 RequestFraming request_framing(const Headers& headers) {
+  RequestFraming f = response_framing(headers);
+  if (f.framing == BodyFraming::length && f.length == 0) f.framing = BodyFraming::none;
+  return f;
+}
+
+RequestFraming response_framing(const Headers& headers) {
   RequestFraming f;
   const std::string* te = headers.find("Transfer-Encoding");
   if (te) {
@@ -55,7 +61,7 @@ RequestFraming request_framing(const Headers& headers) {
     seen = true;
     f.length = n;
   }
-  f.framing = seen && f.length > 0 ? BodyFraming::length : BodyFraming::none;
+  f.framing = seen ? BodyFraming::length : BodyFraming::none;
   return f;
 }
 

@@ -23,6 +23,10 @@ struct RequestFraming {
 // conflicting repeats), is invalid. No Content-Length and no Transfer-Encoding means no body (requests, RFC 9112 6.3).
 RequestFraming request_framing(const Headers& headers);
 
+// The same rules for an answer, where no framing header means the body runs to the close (RFC 9112 6.3): `none` is
+// only that, and "Content-Length: 0" is `length` with length 0 (a request reads both as `none`).
+RequestFraming response_framing(const Headers& headers);
+
 // One chunk of chunked transfer coding: the size in hex, CRLF, `data`, CRLF (never the last, empty chunk: that is
 // "0\r\n\r\n", written by whoever ends the body).
 std::string chunk_encoded(std::string_view data);

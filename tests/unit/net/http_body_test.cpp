@@ -65,3 +65,20 @@ TEST_CASE("request framing: chunked wins, bad or conflicting lengths are invalid
   n.add("Content-Length", "-1");
   CHECK(request_framing(n).framing == BodyFraming::invalid);
 }
+
+TEST_CASE("response framing: Content-Length 0 is an empty body, no framing header runs to the close", "[http_body]") {
+  Headers none;
+  CHECK(response_framing(none).framing == BodyFraming::none);
+  Headers zero;
+  zero.add("Content-Length", "0");
+  CHECK(response_framing(zero).framing == BodyFraming::length);
+  CHECK(response_framing(zero).length == 0);
+  CHECK(request_framing(zero).framing == BodyFraming::none);  // a request of length 0 simply has no body
+  Headers both;
+  both.add("Transfer-Encoding", "chunked");
+  both.add("Content-Length", "0");
+  CHECK(response_framing(both).framing == BodyFraming::chunked);
+  Headers bad;
+  bad.add("Content-Length", "1x");
+  CHECK(response_framing(bad).framing == BodyFraming::invalid);
+}

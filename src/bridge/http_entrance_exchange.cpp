@@ -30,7 +30,7 @@ HttpEntranceExchange::HttpEntranceExchange(std::shared_ptr<HttpEntrance> conn, n
 
 void HttpEntranceExchange::start() {
   path_ = net::http::split_target(head_.target).first;
-  keep_alive_ = client_keeps_alive(head_);
+  keep_alive_ = net::http::request_keeps_alive(head_);
   if (!check_request()) return;
   if (request_body_.done() || !expects_continue(head_)) return do_token();
   do_continue();

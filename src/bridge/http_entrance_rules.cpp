@@ -88,11 +88,6 @@ net::http::Headers entrance_request_headers(const net::http::Headers& in, const 
   return out;
 }
 
-bool client_keeps_alive(const net::http::RequestHead& head) {
-  if (net::http::header_has_token(head.headers, "Connection", "close")) return false;
-  return head.version_minor >= 1 || net::http::header_has_token(head.headers, "Connection", "keep-alive");
-}
-
 bool expects_continue(const net::http::RequestHead& head) {
   const std::string* expect = head.headers.find("Expect");
   return expect != nullptr && hc::iequals(*expect, "100-continue") && head.version_minor >= 1;

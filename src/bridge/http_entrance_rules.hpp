@@ -26,9 +26,6 @@ hc::Result<std::string> entrance_request_target(std::string_view hc, std::string
 net::http::Headers entrance_request_headers(const net::http::Headers& in, const net::http::RequestFraming& framing,
                                             std::string_view relay_authority, std::string_view token);
 
-// Whether the client's connection may carry another request after this one (HTTP/1.1 without "Connection: close",
-// or HTTP/1.0 with "Connection: keep-alive").
-bool client_keeps_alive(const net::http::RequestHead& head);
 // Whether the client asked for "100 Continue" before it sends the body.
 bool expects_continue(const net::http::RequestHead& head);
 

@@ -269,6 +269,11 @@ std::string new_websocket_key() {
   return hc::base64_encode(std::string_view(bytes, sizeof bytes));
 }
 
+bool request_keeps_alive(const RequestHead& head) {
+  if (header_has_token(head.headers, "Connection", "close")) return false;
+  return head.version_minor >= 1 || header_has_token(head.headers, "Connection", "keep-alive");
+}
+
 bool header_has_token(const Headers& headers, std::string_view name, std::string_view token) {
   for (const Header& h : headers.list) {
     if (!iequals(h.name, name)) continue;

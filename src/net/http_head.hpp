@@ -104,6 +104,10 @@ std::string new_websocket_key();
 // True when any comma-separated element of any `name` header equals `token` (case-insensitive).
 bool header_has_token(const Headers& headers, std::string_view name, std::string_view token);
 
+// HTTP persistence (RFC 9112 9.3): "Connection: close" ends it; otherwise HTTP/1.1 keeps the connection, HTTP/1.0
+// only with "Connection: keep-alive".
+bool request_keeps_alive(const RequestHead& head);
+
 // Returns "" when the request is a valid WebSocket upgrade, otherwise a short reason such as
 // "missing Upgrade: websocket header".
 std::string check_upgrade_request(const RequestHead& head);

@@ -132,11 +132,9 @@ void HttpGateway::handle_request(const net::IncomingRequestPtr& request, bool tl
   setup.framing = framing;
   setup.expect_continue = head.headers.find("Expect") != nullptr;
   setup.timeout = config_.request_timeout;
-  // HTTP/1.1 persistence (RFC 9112 9.3): 1.1 unless "close", 1.0 only with "keep-alive"; zero idle time turns it off.
+  // Persistence as the request asks (RFC 9112 9.3); zero idle time turns it off.
   setup.http11 = head.version_minor >= 1;
-  setup.keep_alive = config_.http_idle_timeout.count() > 0 &&
-                     (setup.http11 ? !net::http::header_has_token(head.headers, "Connection", "close")
-                                   : net::http::header_has_token(head.headers, "Connection", "keep-alive"));
+  setup.keep_alive = config_.http_idle_timeout.count() > 0 && net::http::request_keeps_alive(head);
   const std::size_t json_size = hc::build_request_message(setup.message).size() + setup.address.size() + 64;
   const bool small = framing.framing == net::http::BodyFraming::none ||
                      (framing.framing == net::http::BodyFraming::length && framing.length <= kControlBodyLimit);

@@ -193,14 +193,16 @@ TEST_CASE("entrance: request headers lose hop-by-hop ones and the client's token
 
 TEST_CASE("entrance: keep-alive, framing and the client's response head", "[http_entrance]") {
   net::http::RequestHead r11;
-  CHECK(client_keeps_alive(r11));
+  CHECK(net::http::request_keeps_alive(r11));
   r11.headers.add("Connection", "close");
-  CHECK_FALSE(client_keeps_alive(r11));
+  CHECK_FALSE(net::http::request_keeps_alive(r11));
   net::http::RequestHead r10;
   r10.version_minor = 0;
-  CHECK_FALSE(client_keeps_alive(r10));
+  CHECK_FALSE(net::http::request_keeps_alive(r10));
   r10.headers.add("Connection", "Keep-Alive");
-  CHECK(client_keeps_alive(r10));
+  CHECK(net::http::request_keeps_alive(r10));
+  r10.headers.add("Connection", "close");  // close wins, whatever else the request says
+  CHECK_FALSE(net::http::request_keeps_alive(r10));
 
   net::http::ResponseHead ok;
   ok.status = 200;

@@ -382,10 +382,11 @@ function crashSign(text) {
   return null;
 }
 
-// Ready lines to wait for when the daemon is given only -L/-T/-R/-H: one "listening on" per -L binding and one
-// "control channel connected" per -T/-R/-H forward.
+// The default ready lines: the daemon's "running:" line, logged once every listener is bound (a config file's
+// forwards included, which the arguments do not show), plus one line per -L binding and -T/-R/-H forward named on
+// the command line.
 function readyPatternsFor(args) {
-  const ready = [];
+  const ready = [/hcbridge \S+ running: /];
   for (let i = 0; i < args.length - 1; i++) {
     if (args[i] === '-L') {
       const expr = args[i + 1];
@@ -575,9 +576,9 @@ class TestContext {
     return relay.start();
   }
 
-  // Starts hcbridge with `args` and waits (up to readyMs) for its ready lines: `ready` (regexps), by default one
-  // "listening on" per -L binding and one "control channel connected" per -T/-R. The daemon is stopped with SIGTERM
-  // at the end of the test (exit code 0 asserted), before the relays.
+  // Starts hcbridge with `args` and waits (up to readyMs) for its ready lines: `ready` (regexps), by default the
+  // "running:" line, one "listening on" per -L binding and one "control channel connected" per -T/-R/-H. The daemon
+  // is stopped with SIGTERM at the end of the test (exit code 0 asserted), before the relays.
   async startDaemon(args, { name, ready, readyMs = 15000, env } = {}) {
     if (!process.env.HCBRIDGE_BIN) throw new Error('HCBRIDGE_BIN is not set (run through ctest, or export the hcbridge path)');
     const daemon = new Daemon(this, args, { name: name || `hcbridge#${this.daemons.length + 1}`, env });

@@ -169,7 +169,7 @@ void add_relay_options(CLI::App& app, const OptionAdder& add, CliValues& v) {
        {"--ca-file", &CliValues::ca_file, "PEM bundle to verify the relay's TLS certificate (default: system store)",
         kRelayGroup, "FILE"},
        {"--auth", &CliValues::auth_mode,
-        "sas or entra (default: SAS with a key or token; Entra ID when the endpoint is not loopback and there is none)",
+        "sas or entra (default: SAS with a key or token; without one, Entra ID for any endpoint but the built-in one)",
         kRelayGroup, "MODE"}});
   app.add_flag("--no-auth", v.no_auth, "Connect without a token (hybrid connections without client authorization)")
       ->group(kRelayGroup);

@@ -58,8 +58,8 @@ struct RelaySettings {
   std::string sas;               // pre-issued token (secret); cannot be renewed
   std::string ca_file;           // PEM bundle to verify the relay instead of the system store
   bool no_auth = false;          // send without a token (HC with client authorization disabled; senders only)
-  std::string auth_mode;         // "sas", "entra" or "" (decided: SAS with a key or token; Entra ID when the endpoint
-                                 // is not loopback and there is none; loopback without either: no token)
+  std::string auth_mode;         // "sas", "entra" or "" (decided: SAS with a key or token; without one, Entra ID for
+                                 // any endpoint but kDefaultEndpoint, which is reached without a token)
   EntraSettings entra;
   std::string entity_path;       // EntityPath of the connection string these settings came from ("" = none); checked
                                  // against the forward's hc by validate_config, not used at run time
@@ -199,7 +199,7 @@ struct Config {
 constexpr const char* kDefaultEndpoint = "ws://127.0.0.1:9350/";
 
 // Whether these (merged) settings authenticate with an Entra ID token: auth.mode entra; or, without an explicit mode,
-// no SAS credentials and no no_auth, and Entra settings given or an endpoint that is not loopback.
+// no SAS credentials and no no_auth, and Entra settings given or an endpoint other than kDefaultEndpoint.
 bool uses_entra(const RelaySettings& r);
 // No endpoint given (or the built-in one): the local hcrelay, reached without a token.
 bool is_default_endpoint(const std::string& endpoint);

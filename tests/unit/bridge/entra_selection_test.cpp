@@ -155,6 +155,20 @@ TEST_CASE("entra: Authentication=Managed Identity in a connection string, per-fo
   CHECK_FALSE(uses_entra(effective_relay(entra_global, sas_forward)));
 }
 
+TEST_CASE("entra: without SAS, every endpoint but the built-in one means Entra ID, loopback included", "[entra]") {
+  RelaySettings r;
+  CHECK_FALSE(uses_entra(r));  // no endpoint: the local hcrelay on its default port
+  r.endpoint = kDefaultEndpoint;
+  CHECK_FALSE(uses_entra(r));  // the same endpoint written out
+  for (const char* endpoint : {"ws://127.0.0.1:9351/", "wss://localhost:9350/", "sb://ns.servicebus.windows.net/"}) {
+    r.endpoint = endpoint;
+    CAPTURE(endpoint);
+    CHECK(uses_entra(r));
+  }
+  r.no_auth = true;
+  CHECK_FALSE(uses_entra(r));
+}
+
 TEST_CASE("token answers: numbers or strings, expires_on preferred, OAuth errors kept, transient ones marked", "[entra]") {
   auto ok = parse_token_answer(200, R"({"token_type":"Bearer","expires_in":3599,"access_token":"a.b.c"})", 1000);
   REQUIRE(ok.ok);

@@ -42,11 +42,23 @@ constexpr const char* kFooter = R"(Forwarding expressions (azbridge grammar; IPv
        a Unix stream socket instead of a TCP port (absolute or relative PATH; port_name defaults to PATH as
        written); -L creates the socket with mode 0660 and replaces a stale socket file, never any other file.
        e.g. -L unix:/run/app/app.sock:app   -T "app:api/unix:/run/app/api.sock"
+  a U after a port number makes it UDP (azbridge's datagram framing; default port_name: the number and U)
+       e.g. -L 5353U:dns   -T dns:53U   -T "dns:5353U/10.0.0.2:53U;web/80"
+  -H hc:{http|https}/host[/base/path][:port]
+       answer the HTTP requests sent to hc (HC's HTTP request mode) from that web server.
+       e.g. -H web:http/localhost:8080   -H api:https/app.internal/v1:8443
+  -L http:[bind_addr:]port:hc
+       a local plain-HTTP entrance: each request goes to hc as an HC HTTP request, with the relay token added.
+       e.g. -L http:8080:web
 
 Environment:
   HCBRIDGE_CONNECTION_STRING   connection string, used when -x is not given
   https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY   HTTP proxy for relay dials, when --proxy is not given
   no_proxy, NO_PROXY           hosts dialled directly, when --no-proxy is not given
+  AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE,
+  AZURE_AUTHORITY_HOST, IDENTITY_ENDPOINT, IDENTITY_HEADER, IMDS_ENDPOINT
+                               the Entra ID credential, read as the Azure SDKs read them, when an endpoint has no SAS
+                               key (see docs/configuration.md, "Microsoft Entra ID instead of SAS keys")
 
 Precedence: config file < -x (or HCBRIDGE_CONNECTION_STRING) < individual flags; -L/-T/-R/-H add to the file's forwards.
 Exit codes: 0 clean exit, 1 fatal error, 2 bad usage or configuration.
@@ -411,7 +423,7 @@ std::string version_string() { return std::string("hcbridge ") + HCBRIDGE_VERSIO
 
 CliOutcome parse_command_line(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   try {
-    CLI::App app{"hcbridge - forward TCP ports through Azure Relay Hybrid Connections (azbridge-compatible)",
+    CLI::App app{"hcbridge - forward TCP and UDP ports, Unix sockets and web servers through Azure Relay Hybrid Connections (azbridge-compatible)",
                  "hcbridge"};
     app.footer(kFooter);
     app.set_help_flag("-h,--help", "Print this help and exit");

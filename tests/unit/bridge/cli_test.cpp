@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,27 @@ TEST_CASE("cli: --help and --version exit 0 with text on stdout", "[cli]") {
   CHECK(contains(v.out, version_string()));
   CHECK(version_string().rfind("hcbridge ", 0) == 0);
   CHECK(run({"check-config", "--help"}).exit_code == 0);
+}
+
+// Each "e.g." line of --help lists forwards (-L/-T/-R/-H, quoted when they hold ';') that a user may copy: every one
+// must parse.
+TEST_CASE("cli: every example forward in --help is accepted", "[cli]") {
+  const std::string help = run({"--help"}).out;
+  std::size_t examples = 0;
+  for (std::size_t at = help.find("e.g. "); at != std::string::npos; at = help.find("e.g. ", at + 1)) {
+    std::istringstream line(help.substr(at + 5, help.find('\n', at) - at - 5));
+    std::string flag, expr;
+    while (line >> flag >> expr) {
+      if (expr.size() > 1 && expr.front() == '"') expr = expr.substr(1, expr.size() - 2);
+      CliOutcome o = run({"-K", "k", "-k", "a2V5", flag, expr});
+      INFO(flag << " " << expr << ": " << o.err);
+      // A socket path is checked against this machine: its directory (/run/app) need not exist here.
+      const bool missing_directory = contains(expr, "unix:") && contains(o.err, "does not exist");
+      CHECK((o.exit_code == 0 || missing_directory));
+      ++examples;
+    }
+  }
+  CHECK(examples >= 12);
 }
 
 TEST_CASE("cli: usage errors exit 2 with a hint", "[cli]") {

@@ -1,6 +1,7 @@
 #include "net/tcp_connect.hpp"
 
 #include <atomic>
+#include <vector>
 
 namespace net {
 namespace {
@@ -31,9 +32,31 @@ class TcpConnect : public PendingDial, public std::enable_shared_from_this<TcpCo
   void on_resolve(std::error_code ec, const asio::ip::tcp::resolver::results_type& results) {
     if (done_ || cancelled_) return;  // cancelled or timed out while resolving: do not dial
     if (ec) return finish(ec);
-    asio::async_connect(socket_, results, [self = shared_from_this()](std::error_code cec, const asio::ip::tcp::endpoint&) {
-      self->finish(cec);
-    });
+    for (const auto& entry : results) endpoints_.push_back(entry.endpoint());
+    do_connect();
+  }
+
+  // Each address in turn, as asio::async_connect would, but a socket that cannot be opened (no descriptor left)
+  // reports its own error: asio's range connect turns it into operation_aborted, which reads like a cancel.
+  void do_connect() {
+    if (done_ || cancelled_) return;
+    if (next_ == endpoints_.size()) return finish(last_error_ ? last_error_ : asio::error::host_not_found);
+    const asio::ip::tcp::endpoint& endpoint = endpoints_[next_++];
+    std::error_code ec;
+    socket_.close(ec);
+    socket_.open(endpoint.protocol(), ec);
+    if (ec) {
+      last_error_ = ec;
+      return do_connect();
+    }
+    socket_.async_connect(endpoint, [self = shared_from_this()](std::error_code cec) { self->on_connect(cec); });
+  }
+
+  void on_connect(std::error_code ec) {
+    if (done_) return;
+    if (!ec) return finish(ec);
+    last_error_ = ec;
+    do_connect();
   }
 
   void finish(std::error_code ec) {
@@ -58,6 +81,9 @@ class TcpConnect : public PendingDial, public std::enable_shared_from_this<TcpCo
   asio::ip::tcp::socket socket_;
   asio::steady_timer timer_;
   TcpConnectHandler handler_;
+  std::vector<asio::ip::tcp::endpoint> endpoints_;
+  std::size_t next_ = 0;
+  std::error_code last_error_;
   bool done_ = false;
   std::atomic<bool> cancelled_{false};
 };

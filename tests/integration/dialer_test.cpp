@@ -9,6 +9,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <memory>
 #include <string>
 
@@ -235,4 +240,32 @@ TEST_CASE("ws_client: a cancelled connect never dials (resolve done-check)") {
   CHECK(result == asio::error::operation_aborted);
   run_until(io, [] { return false; }, std::chrono::milliseconds(200));  // give a stray dial the chance to land
   CHECK(accepted == 0);
+}
+
+// A process at its descriptor limit (a busy daemon under a low LimitNOFILE) must be told so: asio's range connect
+// reports a socket it could not open as operation_aborted, which reads like a cancel and hides the limit.
+TEST_CASE("dialer: no descriptor left for the socket is reported as such, not as 'operation aborted'") {
+  asio::io_context io;
+  tcp::acceptor target(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const uint16_t port = target.local_endpoint().port();
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  // Take every descriptor left under a soft limit lowered to 64 above the lowest free one (a bounded loop).
+  const int lowest_free = open("/dev/null", O_RDONLY);
+  REQUIRE(lowest_free >= 0);
+  close(lowest_free);
+  rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, static_cast<rlim_t>(lowest_free) + 64);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::vector<int> taken;
+  for (int fd; (fd = open("/dev/null", O_RDONLY)) >= 0;) taken.push_back(fd);
+  const int exhausted = errno;
+
+  const auto out = dial(io, nullptr, "127.0.0.1", port);
+
+  for (int fd : taken) close(fd);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(exhausted == EMFILE);
+  CHECK(out.ec == asio::error::no_descriptors);
+  CHECK_THAT(out.detail, Catch::Contains("cannot connect to 127.0.0.1:") && Catch::Contains("Too many open files"));
 }

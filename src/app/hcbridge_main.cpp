@@ -4,6 +4,7 @@
 #include "bridge/daemon.hpp"
 #include "bridge/proxy_settings.hpp"
 #include "ops/admin_server.hpp"
+#include "ops/fd_limit.hpp"
 #include "ops/logging.hpp"
 #include "ops/sd_notify.hpp"
 
@@ -121,6 +122,14 @@ hc::Result<std::unique_ptr<ops::AdminServer>> start_admin(asio::io_context& io, 
   return admin;
 }
 
+// A warning when the open-file limit cannot hold what `config` allows (see ops/fd_limit.hpp).
+void check_fd_limit(const ops::FdLimit& limit, const bridge::Config& config) {
+  const std::size_t forwards = config.local_forwards.size() + config.remote_forwards.size();
+  const std::string what = std::to_string(forwards) + " forward(s) with their max_connections (2 descriptors per tunnel)";
+  if (auto warning = ops::fd_limit_warning(limit, bridge::descriptors_allowed(config), what); !warning.empty())
+    spdlog::warn("{}", warning);
+}
+
 // systemd: a STATUS line when it changes and WATCHDOG pings, from this event loop so a wedged loop gets the service
 // restarted.
 class SystemdStatus {
@@ -156,9 +165,9 @@ class SignalHandler {
  public:
   SignalHandler(asio::io_context& io, asio::signal_set& signals, bridge::Daemon& daemon,
                 const ops::SystemdNotifier& systemd, ops::AdminServer* admin, std::vector<std::string> args,
-                Environment env)
+                Environment env, ops::FdLimit fd_limit)
       : io_(io), signals_(signals), daemon_(daemon), systemd_(systemd), admin_(admin), args_(std::move(args)),
-        env_(std::move(env)) {}
+        env_(std::move(env)), fd_limit_(std::move(fd_limit)) {}
 
   void wait() {
     signals_.async_wait([this](std::error_code ec, int signo) {
@@ -187,6 +196,7 @@ class SignalHandler {
     } else {
       for (const auto& w : next.warnings) spdlog::warn("{}", w);
       auto result = daemon_.reload(next.config);
+      if (result) check_fd_limit(fd_limit_, next.config);
       if (result) spdlog::info("reload: {}", result.value());
       else spdlog::error("reload failed, keeping the running configuration: {}", result.error());
     }
@@ -211,6 +221,7 @@ class SignalHandler {
   ops::AdminServer* admin_;
   const std::vector<std::string> args_;
   const Environment env_;
+  const ops::FdLimit fd_limit_;
   bool stopping_ = false;
 };
 
@@ -230,6 +241,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   for (const auto& w : outcome.warnings) spdlog::warn("{}", w);
+  const ops::FdLimit fd_limit = ops::raise_fd_limit();
+  spdlog::debug("open-file limit: {} (was {}, hard {})", fd_limit.now, fd_limit.before, fd_limit.hard);
+  check_fd_limit(fd_limit, config);
 
   asio::io_context io(1);
   // Registered before anything can tell systemd we are ready: a SIGHUP or SIGTERM from then on is queued, not fatal.
@@ -254,7 +268,7 @@ int main(int argc, char** argv) {
   SystemdStatus status(io, systemd, daemon);
   if (systemd.enabled()) status.tick();
 
-  SignalHandler handler(io, signals, daemon, systemd, admin.value().get(), args, std::move(env));
+  SignalHandler handler(io, signals, daemon, systemd, admin.value().get(), args, std::move(env), fd_limit);
   handler.wait();
   io.run();
   return 0;

@@ -1,5 +1,6 @@
 // hcrelay: a local Azure Relay Hybrid Connections service for development, tests and self-hosting.
 #include "net/address.hpp"
+#include "ops/fd_limit.hpp"
 #include "ops/logging.hpp"
 #include "relay/entra_auth.hpp"
 #include "relay/fault_control.hpp"
@@ -258,6 +259,11 @@ int main(int argc, char** argv) {
     return usage_error(logging.error());
   relay::RelayConfig config;
   if (auto error = build_config(options, config)) return usage_error(*error);
+  // Each connection is one descriptor; max_connections counts them all.
+  const ops::FdLimit fd_limit = ops::raise_fd_limit();
+  const std::string what = "--max-connections " + std::to_string(config.max_connections);
+  if (auto warning = ops::fd_limit_warning(fd_limit, config.max_connections + 32, what); !warning.empty())
+    spdlog::warn("hcrelay: {}", warning);
 
   asio::io_context io(1);
   relay::RelayServer server(io, config);

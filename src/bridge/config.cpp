@@ -130,6 +130,17 @@ bool uses_entra(const RelaySettings& r) {
   return !is_default_endpoint(r.endpoint);
 }
 
+std::size_t descriptors_allowed(const Config& config) {
+  std::size_t n = 32;
+  for (const auto& f : config.local_forwards)
+    n += 2 * f.max_connections.value_or(config.max_connections) + f.bindings.size() + 2;
+  for (const auto& f : config.remote_forwards) {
+    n += 2 * f.max_connections.value_or(config.max_connections) + 2;
+    if (f.http) n += 2 * f.http->max_requests;
+  }
+  return n;
+}
+
 bool is_default_endpoint(const std::string& endpoint) {
   return endpoint.empty() || endpoint == kDefaultEndpoint;
 }

@@ -195,6 +195,11 @@ struct Config {
   std::string source_file;              // the config file it came from, if any (for reload)
 };
 
+// The file descriptors this configuration may hold at once: two per tunnel (UDP route, HTTP request) that every
+// forward's max_connections (and max_requests) allows, plus a few per forward (listeners, control channel) and some
+// for the process itself. Compared against the open-file limit at start and on reload.
+std::size_t descriptors_allowed(const Config& config);
+
 // The default relay when none is configured: a local hcrelay on its default port.
 constexpr const char* kDefaultEndpoint = "ws://127.0.0.1:9350/";
 

@@ -99,7 +99,8 @@ h.run('daemon_tls_bulk: 64 MiB each way on one connection and 200 concurrent con
     assert.equal(closed.length, want, `${d.name}: tunnels closed`);
     const unclean = closed.filter((m) => m[1] !== 'closed');
     assert.equal(unclean.length, 0, `${d.name}: unclean closes: ${unclean.slice(0, 3).map((m) => m[0]).join(' | ')}`);
-    const bad = d.matches(/^\S+ (warning|warn|error|critical) /);
+    // The open-file-limit warning depends on the machine's hard limit, not on the tunnels under test.
+    const bad = d.matches(/^\S+ (warning|warn|error|critical) /).filter((m) => !/the open-file limit is/.test(m.input));
     assert.equal(bad.length, 0, `${d.name}: no warnings or errors: ${bad.slice(0, 3).map((m) => m.input).join(' | ')}`);
     ok(`${d.name}: ${want} tunnels opened, ${want} closed with reason "closed", no warnings`);
   }

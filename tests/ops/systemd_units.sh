@@ -52,7 +52,7 @@ common=(NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes 
         MemoryDenyWriteExecute=yes LockPersonality=yes RestrictRealtime=yes RestrictNamespaces=yes
         ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes ProtectControlGroups=yes
         ProtectClock=yes ProtectHostname=yes ProtectProc=invisible ProcSubset=pid SystemCallArchitectures=native
-        UMask=0077 RestrictSUIDSGID=yes DynamicUser=yes Restart=on-failure)
+        UMask=0077 RestrictSUIDSGID=yes DynamicUser=yes Restart=on-failure LimitNOFILE=65536)
 need hcbridge.service "${common[@]}" Type=notify NotifyAccess=main WatchdogSec=30 ConfigurationDirectory=hcbridge \
   RuntimeDirectory=hcbridge \
   "ExecStart=/usr/bin/hcbridge -c /etc/hcbridge/hcbridge.json" \

@@ -196,9 +196,12 @@ class SignalHandler {
     } else {
       for (const auto& w : next.warnings) spdlog::warn("{}", w);
       auto result = daemon_.reload(next.config);
-      if (result) check_fd_limit(fd_limit_, next.config);
-      if (result) spdlog::info("reload: {}", result.value());
-      else spdlog::error("reload failed, keeping the running configuration: {}", result.error());
+      if (result) {
+        check_fd_limit(fd_limit_, next.config);
+        spdlog::info("reload: {}", result.value());
+      } else {
+        spdlog::error("reload failed, keeping the running configuration: {}", result.error());
+      }
     }
     systemd_.notify("READY=1\nSTATUS=" + daemon_.status_line());
   }

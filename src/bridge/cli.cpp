@@ -423,7 +423,8 @@ std::string version_string() { return std::string("hcbridge ") + HCBRIDGE_VERSIO
 
 CliOutcome parse_command_line(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   try {
-    CLI::App app{"hcbridge - forward TCP and UDP ports, Unix sockets and web servers through Azure Relay Hybrid Connections (azbridge-compatible)",
+    CLI::App app{"hcbridge - forward TCP and UDP ports, Unix sockets and web servers through Azure Relay Hybrid "
+                 "Connections (azbridge-compatible)",
                  "hcbridge"};
     app.footer(kFooter);
     app.set_help_flag("-h,--help", "Print this help and exit");

@@ -67,6 +67,22 @@ if start bridge-low 256:256 "running:" "$hcbridge" -L "127.0.0.1:$port:fdlimit";
   esac
 fi
 
+# 2b. A reload to a configuration that allows more than the limit warns too (4096 holds 2,083, not 10,035).
+conf="$work/fdlimit.json"
+echo "{ \"local_forward\": [ { \"hc\": \"fdlimit\", \"bind\": \"127.0.0.1:$port\" } ] }" >"$conf"
+if start bridge-reload 256:4096 "running:" "$hcbridge" -c "$conf"; then
+  echo "{ \"max_connections\": 5000, \"local_forward\": [ { \"hc\": \"fdlimit\", \"bind\": \"127.0.0.1:$port\" } ] }" >"$conf"
+  kill -HUP "$pid"
+  for _ in $(seq 100); do
+    grep -q "reload" "$work/bridge-reload.log" && break
+    sleep 0.1
+  done
+  stop bridge-reload
+  grep -q "warning the open-file limit is 4096 descriptors, below the 10035" "$work/bridge-reload.log" &&
+    pass "a reload to max_connections 5000 under 4096 warns" ||
+    fail "no warning after the reload: $(cat "$work/bridge-reload.log")"
+fi
+
 # 3. hcrelay: the same for --max-connections (one descriptor per connection).
 if start relay-low 256:512 "hcrelay listening" "$hcrelay" --bind 127.0.0.1:0 --no-auth; then
   [ "$(soft_limit)" = 512 ] && pass "hcrelay raised its soft limit 256 to the hard 512" ||

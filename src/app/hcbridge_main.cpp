@@ -231,6 +231,9 @@ class SignalHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A log reader that goes away (a pipe to tee or a log shipper) must not kill the daemon at its next log line:
+  // the write fails with EPIPE instead. Sockets need nothing: asio sends with MSG_NOSIGNAL.
+  std::signal(SIGPIPE, SIG_IGN);
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "healthcheck") return healthcheck({args.begin() + 1, args.end()});
 

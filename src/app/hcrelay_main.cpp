@@ -245,6 +245,8 @@ class GracefulStop {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As in hcbridge: a vanished log reader makes the next log line fail with EPIPE instead of killing the relay.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"hcrelay - a local Azure Relay Hybrid Connections service (WebSocket and HTTP request modes)"};
   Options options;
   add_options(app, options);

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -75,6 +76,9 @@ void process_metrics(ops::Metrics& m) {
     closedir(d);
   }
   m.set("process_open_fds", {}, static_cast<double>(fds));
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    m.set("process_max_fds", {}, static_cast<double>(limit.rlim_cur));
 }
 
 }  // namespace

@@ -78,6 +78,7 @@ void describe_metric_families(ops::Metrics& m) {
   m.describe_counter("hcbridge_config_reloads_total", "Configuration reloads, by result.");
   m.describe_gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
   m.describe_gauge("process_open_fds", "Number of open file descriptors.");
+  m.describe_gauge("process_max_fds", "Maximum number of open file descriptors (the soft RLIMIT_NOFILE).");
   m.describe_gauge("hcbridge_control_channel_up", "1 when the forward's control channel is connected, else 0.");
   m.describe_counter("hcbridge_control_channel_reconnects_total", "Control-channel reconnects, per forward and reason.");
   m.describe_counter("hcbridge_token_renewals_total", "renewToken messages sent, per forward and result.");

@@ -311,6 +311,12 @@ h.run('ops admin_endpoint: /readyz 503 -> 200 -> 503, valid /metrics, no secret,
   assert.equal(fdCheck.metric, fdCheck.outside + 1,
                `process_open_fds ${fdCheck.metric}: /proc/PID/fd has ${fdCheck.outside} entries, plus the scrape's connection`);
   ok(`process_open_fds ${fdCheck.metric} = ${fdCheck.outside} fds listed from outside + the scrape's connection`);
+  // process_max_fds is the soft limit the daemon runs with, as /proc/PID/limits shows it from outside.
+  const limits = fs.readFileSync(`/proc/${daemon.pid}/limits`, 'utf8').match(/^Max open files\s+(\d+)/m);
+  assert.ok(limits, 'Max open files in /proc/PID/limits');
+  const maxFds = sampleValue(parsePrometheus((await get('/metrics')).body), 'process_max_fds', 'process_max_fds', {});
+  assert.equal(maxFds, Number(limits[1]), `process_max_fds ${maxFds}, /proc/PID/limits says ${limits[1]}`);
+  ok(`process_max_fds ${maxFds} = the soft limit in /proc/PID/limits`);
   hcRun = await healthcheck(adminPort);
   seen.push(hcRun.out, hcRun.err);
   assert.equal(hcRun.code, 0, `healthcheck while ready: exit ${hcRun.code}, ${hcRun.err}`);

@@ -244,6 +244,9 @@ TEST_CASE("ws_client: a cancelled connect never dials (resolve done-check)") {
 
 // A process at its descriptor limit (a busy daemon under a low LimitNOFILE) must be told so: asio's range connect
 // reports a socket it could not open as operation_aborted, which reads like a cancel and hides the limit.
+// Not in the sanitizer builds: their runtimes need descriptors of their own (UBSan checks a vptr's memory through a
+// pipe and reports a false "invalid vptr" when it cannot open one). The Release stage runs it.
+#ifndef HCB_SANITIZED_BUILD
 TEST_CASE("dialer: no descriptor left for the socket is reported as such, not as 'operation aborted'") {
   asio::io_context io;
   tcp::acceptor target(io, {asio::ip::make_address("127.0.0.1"), 0});
@@ -269,3 +272,4 @@ TEST_CASE("dialer: no descriptor left for the socket is reported as such, not as
   CHECK(out.ec == asio::error::no_descriptors);
   CHECK_THAT(out.detail, Catch::Contains("cannot connect to 127.0.0.1:") && Catch::Contains("Too many open files"));
 }
+#endif  // HCB_SANITIZED_BUILD

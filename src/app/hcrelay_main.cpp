@@ -46,6 +46,7 @@ struct Options {
   std::size_t max_queued_accepts = relay::RelayConfig{}.max_queued_accepts;
   double request_timeout = 60;
   double http_idle_timeout = 60;
+  double idle_timeout = 0;
   std::string http_path = "auto";
 };
 
@@ -86,6 +87,11 @@ void add_options(CLI::App& app, Options& o) {
                  "Seconds an HTTP sender waits for the listener's response before 504 (the service uses 60)")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--idle-timeout", o.idle_timeout,
+                 "Seconds of silence after which a control channel or tunnel side is dropped without a close frame, "
+                 "as the path to Azure Relay drops idle flows after ~240 s (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
   app.add_option("--http-idle-timeout", o.http_idle_timeout,
                  "Seconds an HTTP sender's kept-alive connection may wait for its next request before it is closed "
                  "(0: every answer carries Connection: close)")
@@ -159,6 +165,7 @@ std::optional<std::string> build_config(Options& o, relay::RelayConfig& config) 
   config.max_queued_accepts = o.max_queued_accepts;
   config.request_timeout = millis(o.request_timeout);
   config.http_idle_timeout = millis(o.http_idle_timeout);
+  config.idle_timeout = millis(o.idle_timeout);
   config.http_path = o.http_path == "control"      ? relay::RelayConfig::HttpPath::control
                      : o.http_path == "rendezvous" ? relay::RelayConfig::HttpPath::rendezvous
                                                    : relay::RelayConfig::HttpPath::automatic;

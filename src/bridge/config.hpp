@@ -178,7 +178,8 @@ struct Config {
   std::vector<RemoteForward> remote_forwards;
 
   Seconds token_ttl{3600};              // lifetime of tokens we issue from the key
-  Seconds keepalive{30};                // control-channel ping interval; a dead channel is noticed within two
+  Seconds keepalive{30};                // control-channel ping interval (a dead channel is noticed within two), and
+                                        // the longest a tunnel goes without sending a frame (keep-alive pong)
   Seconds connect_timeout{20};          // relay connect + TLS + upgrade, and target connects
   Seconds preamble_timeout{30};         // how long a listener waits for the azbridge preamble
   Seconds backoff_initial{1};           // first reconnect delay cap (full jitter below it)

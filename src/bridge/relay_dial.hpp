@@ -17,6 +17,8 @@ inline net::ClientOptions relay_dial_options(const RelayContext& relay, const Co
   net::ClientOptions options;
   options.tls = relay.tls;
   options.ws.pool = tunnels.buffers();
+  // A quiet tunnel sends a keep-alive frame every keepalive seconds, or a proxy or Azure's path drops it when idle.
+  options.ws.keepalive = ms(config.keepalive);
   options.timeout = ms(config.connect_timeout);
   options.proxy = relay.proxy;
   return options;

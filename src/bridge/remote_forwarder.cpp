@@ -105,6 +105,7 @@ void RemoteForwarder::connect() {
   const auto& ep = relay_.endpoint;
   const std::string url = hc::listen_url(ep.tls(), ep.host, ep.port, forward_.hc, channel_id_);
   auto options = relay_dial_options(relay_, *config_, *tunnels_);
+  options.ws.keepalive = {};  // the control channel pings every keepalive seconds already
   const std::string token = relay_.tokens->token_for(forward_.hc, now_unix());
   if (!token.empty()) options.headers.add("ServiceBusAuthorization", token);
   spdlog::debug("{}: connecting control channel to {}://{}", name_, ep.tls() ? "wss" : "ws", ep.authority());

@@ -62,6 +62,7 @@ void WebSocket::async_read_view(std::size_t max_size, ViewHandler handler) {
     return;
   }
   reading_ = true;
+  if (!timers_started_) start_timers();
   read_max_ = max_size;
   read_handler_ = std::move(handler);
   in_initiation_ = true;
@@ -192,6 +193,7 @@ bool WebSocket::fill_read_block() {
   const std::size_t n = stream_->read_some(space, ec);
   if (!ec) {
     rend_ += n;
+    if (silence_timer_) last_heard_ = std::chrono::steady_clock::now();
     return true;
   }
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -404,6 +406,7 @@ void WebSocket::write_next() {
   writing_ = true;
   auto on_written = [self = shared_from_this(), batch](std::error_code ec, std::size_t) {
     self->writing_ = false;
+    if (self->keepalive_timer_ && !ec) self->last_written_ = std::chrono::steady_clock::now();
     for (auto& frame : *batch) {
       if (!ec) {
         self->bytes_written_ += frame.data_bytes;
@@ -471,6 +474,8 @@ void WebSocket::maybe_finish() {
 void WebSocket::finish() {
   if (finished_) return;
   finished_ = true;
+  if (keepalive_timer_) keepalive_timer_->cancel();
+  if (silence_timer_) silence_timer_->cancel();
   if (on_finished_) {
     asio::post(stream_->get_executor(), [cb = std::move(on_finished_)] { cb(); });
   }

@@ -5,7 +5,8 @@
 //    buffer at all, and reads go on inline while data is there (one readiness wait per burst, not per record);
 //  - a received close frame ends only the peer's direction; we answer it only when the owner calls send_close(),
 //    which is what half-close needs (websocketpp answers at once, hence this class);
-//  - pings are answered here; pongs are reported to the owner (keep-alive liveness).
+//  - pings are answered here; pongs are reported to the owner (keep-alive liveness);
+//  - optional timers (websocket_timers.cpp): a keep-alive pong on a quiet connection, and a drop after silence.
 // Single-threaded: every call must be made on the connection's executor.
 #pragma once
 
@@ -59,6 +60,15 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
   struct Options {
     uint64_t max_frame_payload = 64ull << 20;  // larger frames fail the connection with 1009
     std::shared_ptr<BufferPool> pool;           // shared read blocks; a private pool when null
+    // An unsolicited pong (RFC 6455 5.5.3: allowed, and never answered) after this long without any frame written,
+    // so the path of a quiet connection stays open: paths to Azure Relay drop flows idle for about 4 minutes, HTTP
+    // proxies often sooner, and an idle tunnel (an SSH session) would be cut. .NET's WebSocket does the same on
+    // every HC socket. 0 = off.
+    std::chrono::milliseconds keepalive{0};
+    // The TCP connection is dropped, without a close frame, when nothing arrived for this long while the owner was
+    // reading (a connection held back by backpressure is not silent), as such a path does (hcrelay --idle-timeout).
+    // 0 = off.
+    std::chrono::milliseconds drop_when_silent{0};
   };
 
   // `leftover` holds bytes that arrived after the HTTP head; they are the start of the frame stream.
@@ -139,6 +149,10 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
   void make_mask(uint8_t out[4]);
   void maybe_finish();
   void finish();
+  // websocket_timers.cpp
+  void start_timers();
+  void arm_keepalive();
+  void arm_silence_watch();
 
   std::unique_ptr<Stream> stream_;
   ws::Role role_;
@@ -174,6 +188,11 @@ class WebSocket : public std::enable_shared_from_this<WebSocket> {
   bool aborted_ = false;
   bool finished_ = false;
   uint64_t bytes_read_ = 0, bytes_written_ = 0;
+
+  // Keep-alive and silence timers (Options::keepalive, drop_when_silent), armed at the first read.
+  std::unique_ptr<asio::steady_timer> keepalive_timer_, silence_timer_;
+  bool timers_started_ = false;
+  std::chrono::steady_clock::time_point last_written_, last_heard_;  // kept only while the timer that reads it runs
 
   std::function<void()> on_pong_;
   std::function<void()> on_finished_;

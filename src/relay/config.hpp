@@ -31,6 +31,10 @@ struct RelayConfig {
   // Each control channel is pinged this often; a listener that has not answered (any pong) by the next ping is
   // unresponsive and is closed with 1008, as the service does. Zero: no pings.
   std::chrono::milliseconds listener_ping{30000};
+  // A control channel or tunnel side from which nothing arrived for this long (while the relay was reading) is
+  // dropped without a close frame, as the network path to Azure Relay drops flows idle for about 4 minutes. Zero:
+  // never (the default); --idle-timeout 240 emulates the service for clients that must keep their tunnels alive.
+  std::chrono::milliseconds idle_timeout{0};
   // HTTP request mode (docs/architecture.md): how long a sender waits for the listener's `response` before 504, how
   // requests reach the listener (auto: control channel when small and of known length, else a rendezvous; the other
   // two force one path for tests), and how many requests may wait for responses per listener and per relay.

@@ -237,8 +237,7 @@ void RelayServer::handle_listen(const net::IncomingRequestPtr& request, const Hc
     return authorize_renewal(config_.keys, config_.entra.get(), token, ns_host, path, principal,
                              static_cast<int64_t>(std::time(nullptr)));
   };
-  net::WebSocket::Options control_options;
-  control_options.pool = buffers_;
+  net::WebSocket::Options control_options = tunnel_options();
   net::async_accept_upgrade(
       request, {}, control_options,
       [this, alive = liveness(), key, path, id, authority, expiry, verifier, conn, peer = request->peer](

@@ -57,6 +57,7 @@ class RelayServer {
   net::WebSocket::Options tunnel_options() const {
     net::WebSocket::Options o;
     o.pool = buffers_;
+    o.drop_when_silent = config_.idle_timeout;
     return o;
   }
   std::shared_ptr<net::BufferPool> buffers_ = net::BufferPool::create(32);

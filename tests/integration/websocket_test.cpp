@@ -245,3 +245,68 @@ TEST_CASE("websocket: repeated TLS dials to the same relay resume the session, d
   relay.io.restart();
   relay.io.run_for(std::chrono::milliseconds(200));
 }
+
+// Options::keepalive and drop_when_silent: a path that drops quiet connections (Azure's ~4 min, a proxy's idle
+// timeout; hcrelay --idle-timeout) keeps a connection that sends keep-alive pongs, drops one that sends nothing, and
+// does not count a connection its owner stopped reading (backpressure) as silent.
+TEST_CASE("websocket: keep-alive pongs keep a quiet connection through a silence limit, without them it is dropped") {
+  using std::chrono::milliseconds;
+  asio::io_context io;
+  auto pool = net::BufferPool::create(4);
+  auto open = [&](milliseconds keepalive, milliseconds silence) {
+    SocketPair p(io);
+    net::WebSocket::Options c, s;
+    c.pool = s.pool = pool;
+    c.keepalive = keepalive;
+    s.drop_when_silent = silence;
+    auto client = std::make_shared<net::WebSocket>(std::make_unique<net::Stream>(std::move(p.a)), net::ws::Role::client,
+                                                   std::string(), c);
+    auto server = std::make_shared<net::WebSocket>(std::make_unique<net::Stream>(std::move(p.b)), net::ws::Role::server,
+                                                   std::string(), s);
+    return std::make_pair(client, server);
+  };
+  std::string client_got, server_got;
+  std::error_code client_error, server_error;
+
+  // With keep-alive every 100 ms, three silence limits of quiet pass and the connection still carries a message.
+  // (The limit is eight keep-alive periods: a loaded sanitizer run may delay a pong by a few hundred ms.)
+  const milliseconds limit(800);
+  const auto kept = open(milliseconds(100), limit);
+  const auto& kept_client = kept.first;
+  const auto& kept_server = kept.second;
+  read_views(kept_client, client_got, 1, client_error);  // both owners read, as tunnels always do
+  read_views(kept_server, server_got, 5, server_error);
+  CHECK_FALSE(run_until(io, [&] { return bool(server_error) || bool(client_error); }, 3 * limit));
+  std::string hello = "hello";
+  kept_client->async_write(asio::buffer(hello), net::ws::Opcode::binary, true, [](std::error_code) {});
+  REQUIRE(run_until(io, [&] { return server_got.size() == 5 || server_error; }));
+  CHECK(server_got == "hello");
+  CHECK(kept_server->is_open());
+
+  // Without keep-alive, the same quiet connection is dropped once the limit passed (checked every quarter of it).
+  const auto quiet = open(milliseconds(0), limit);
+  const auto& quiet_client = quiet.first;
+  const auto& quiet_server = quiet.second;
+  std::string quiet_got;
+  std::error_code quiet_error;
+  read_views(quiet_server, quiet_got, 1, quiet_error);
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(run_until(io, [&] { return bool(quiet_error); }, std::chrono::seconds(5)));
+  CHECK(std::chrono::steady_clock::now() - start >= limit);
+  CHECK_FALSE(quiet_server->is_open());
+
+  // An owner that stopped reading (its other side is slow) is not silence: the connection stays.
+  const auto held = open(milliseconds(0), limit);
+  const auto& held_client = held.first;
+  const auto& held_server = held.second;
+  std::string held_got;
+  std::error_code held_error;
+  read_views(held_server, held_got, 1, held_error);
+  held_client->async_write(asio::buffer(hello), net::ws::Opcode::binary, true, [](std::error_code) {});
+  REQUIRE(run_until(io, [&] { return !held_got.empty() || bool(held_error); }));  // read once, then no more reads
+  CHECK_FALSE(run_until(io, [&] { return !held_server->is_open(); }, 3 * limit));
+
+  for (auto& ws : {kept_client, kept_server, quiet_client, quiet_server, held_client, held_server}) ws->abort();
+  io.restart();
+  io.run_for(std::chrono::seconds(1));
+}

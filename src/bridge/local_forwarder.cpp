@@ -3,6 +3,7 @@
 #include "bridge/http_entrance.hpp"
 #include "bridge/sender_handshake.hpp"
 #include "net/address.hpp"
+#include "net/tcp_connect.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -196,10 +197,7 @@ void LocalForwarder::on_accept(const std::shared_ptr<Binding<Protocol>>& binding
     });
     return;
   }
-  if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
-    std::error_code ignored;
-    client.set_option(asio::ip::tcp::no_delay(true), ignored);
-  }
+  if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) net::tune_tcp_socket(client);
   std::string peer = peer_text(client, binding->config);
   hand_over(std::move(client), std::move(peer), binding->config);
   accept_next(binding);

@@ -1,5 +1,9 @@
 #include "net/tcp_connect.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <vector>
 
@@ -71,8 +75,7 @@ class TcpConnect : public PendingDial, public std::enable_shared_from_this<TcpCo
       auto handler = std::move(handler_);
       return handler(ec, asio::ip::tcp::socket(socket_.get_executor()));
     }
-    std::error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    tune_tcp_socket(socket_);
     auto handler = std::move(handler_);
     handler(ec, std::move(socket_));
   }
@@ -89,6 +92,17 @@ class TcpConnect : public PendingDial, public std::enable_shared_from_this<TcpCo
 };
 
 }  // namespace
+
+void tune_tcp_socket(asio::ip::tcp::socket& socket) {
+  std::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  socket.set_option(asio::socket_base::keep_alive(true), ignored);
+  const int fd = socket.native_handle();
+  const int idle = 60, interval = 10, probes = 6;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+}
 
 void async_resolve_host(asio::ip::tcp::resolver& resolver, const std::string& host, uint16_t port,
                         ResolveHandler handler) {

@@ -19,6 +19,13 @@ using TcpConnectHandler = std::function<void(std::error_code, asio::ip::tcp::soc
 void async_resolve_host(asio::ip::tcp::resolver& resolver, const std::string& host, uint16_t port,
                         ResolveHandler handler);
 
+// Every TCP connection we make or accept: TCP_NODELAY (frames and small replies leave at once), and TCP keep-alive
+// probes after 60 s without traffic, every 10 s, 6 unanswered ending the connection. A peer that vanished without a
+// FIN (a laptop that slept, a host that lost power, a NAT that forgot the flow) is then noticed about two minutes
+// after it went silent, instead of its tunnel being held open for ever: hcbridge's own keep-alive frames keep the
+// relay side of a quiet tunnel open, so nothing else would end it.
+void tune_tcp_socket(asio::ip::tcp::socket& socket);
+
 // A dial in progress. cancel(), called on the io_context's thread, makes the handler run with operation_aborted (once;
 // never after it already ran), and a connect not yet started is never started.
 class PendingDial {

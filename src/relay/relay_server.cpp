@@ -3,6 +3,7 @@
 #include "relay/entra_auth.hpp"
 
 #include "hc/guid.hpp"
+#include "net/tcp_connect.hpp"
 #include "net/tls.hpp"
 
 #include <spdlog/spdlog.h>
@@ -126,7 +127,7 @@ void RelayServer::do_accept() {
     }
     if (full_) spdlog::info("relay: accepting connections again ({} refused so far)", refused_);
     full_ = false;
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    net::tune_tcp_socket(socket);
     ++handshaking_;
     auto stream = tls_ ? std::make_unique<net::Stream>(std::move(socket), *tls_)
                        : std::make_unique<net::Stream>(std::move(socket));

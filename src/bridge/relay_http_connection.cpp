@@ -40,8 +40,6 @@ void RelayHttpConnection::on_dial(std::error_code ec, asio::ip::tcp::socket sock
   if (!handler_) return;
   const auto& ep = relay_.endpoint;
   if (ec) return complete(ec, "cannot connect to the relay " + ep.authority() + ": " + (detail.empty() ? ec.message() : detail));
-  std::error_code ignored;
-  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   if (!ep.tls()) {
     stream_ = std::make_unique<net::Stream>(std::move(socket));
     return complete({}, {});

@@ -253,60 +253,59 @@ TEST_CASE("websocket: keep-alive pongs keep a quiet connection through a silence
   using std::chrono::milliseconds;
   asio::io_context io;
   auto pool = net::BufferPool::create(4);
-  auto open = [&](milliseconds keepalive, milliseconds silence) {
+  // The limit is eight keep-alive periods: a loaded sanitizer run may delay a pong by a few hundred ms.
+  const milliseconds limit(800);
+  // A pair whose server drops after `limit` of silence and reads `want` bytes (then stops reading); its client sends
+  // keep-alive pongs every `keepalive` (0: none).
+  struct Pair {
+    std::shared_ptr<net::WebSocket> client, server;
+    std::string got;
+    std::error_code error;
+  };
+  auto open = [&](milliseconds keepalive, std::size_t want) {
     SocketPair p(io);
     net::WebSocket::Options c, s;
     c.pool = s.pool = pool;
     c.keepalive = keepalive;
-    s.drop_when_silent = silence;
-    auto client = std::make_shared<net::WebSocket>(std::make_unique<net::Stream>(std::move(p.a)), net::ws::Role::client,
-                                                   std::string(), c);
-    auto server = std::make_shared<net::WebSocket>(std::make_unique<net::Stream>(std::move(p.b)), net::ws::Role::server,
-                                                   std::string(), s);
-    return std::make_pair(client, server);
+    s.drop_when_silent = limit;
+    auto pair = std::make_unique<Pair>();
+    pair->client = std::make_shared<net::WebSocket>(std::make_unique<net::Stream>(std::move(p.a)),
+                                                    net::ws::Role::client, std::string(), c);
+    pair->server = std::make_shared<net::WebSocket>(std::make_unique<net::Stream>(std::move(p.b)),
+                                                    net::ws::Role::server, std::string(), s);
+    read_views(pair->server, pair->got, want, pair->error);
+    return pair;
   };
-  std::string client_got, server_got;
-  std::error_code client_error, server_error;
+  std::string hello = "hello";
 
   // With keep-alive every 100 ms, three silence limits of quiet pass and the connection still carries a message.
-  // (The limit is eight keep-alive periods: a loaded sanitizer run may delay a pong by a few hundred ms.)
-  const milliseconds limit(800);
-  const auto kept = open(milliseconds(100), limit);
-  const auto& kept_client = kept.first;
-  const auto& kept_server = kept.second;
-  read_views(kept_client, client_got, 1, client_error);  // both owners read, as tunnels always do
-  read_views(kept_server, server_got, 5, server_error);
-  CHECK_FALSE(run_until(io, [&] { return bool(server_error) || bool(client_error); }, 3 * limit));
-  std::string hello = "hello";
-  kept_client->async_write(asio::buffer(hello), net::ws::Opcode::binary, true, [](std::error_code) {});
-  REQUIRE(run_until(io, [&] { return server_got.size() == 5 || server_error; }));
-  CHECK(server_got == "hello");
-  CHECK(kept_server->is_open());
+  const auto kept = open(milliseconds(100), 5);
+  std::string client_got;
+  std::error_code client_error;
+  read_views(kept->client, client_got, 1, client_error);  // both owners read, as tunnels always do
+  CHECK_FALSE(run_until(io, [&] { return bool(kept->error) || bool(client_error); }, 3 * limit));
+  kept->client->async_write(asio::buffer(hello), net::ws::Opcode::binary, true, [](std::error_code) {});
+  REQUIRE(run_until(io, [&] { return kept->got.size() == 5 || kept->error; }));
+  CHECK(kept->got == "hello");
+  CHECK(kept->server->is_open());
 
   // Without keep-alive, the same quiet connection is dropped once the limit passed (checked every quarter of it).
-  const auto quiet = open(milliseconds(0), limit);
-  const auto& quiet_client = quiet.first;
-  const auto& quiet_server = quiet.second;
-  std::string quiet_got;
-  std::error_code quiet_error;
-  read_views(quiet_server, quiet_got, 1, quiet_error);
+  const auto quiet = open(milliseconds(0), 1);
   const auto start = std::chrono::steady_clock::now();
-  REQUIRE(run_until(io, [&] { return bool(quiet_error); }, std::chrono::seconds(5)));
+  REQUIRE(run_until(io, [&] { return bool(quiet->error); }, std::chrono::seconds(5)));
   CHECK(std::chrono::steady_clock::now() - start >= limit);
-  CHECK_FALSE(quiet_server->is_open());
+  CHECK_FALSE(quiet->server->is_open());
 
   // An owner that stopped reading (its other side is slow) is not silence: the connection stays.
-  const auto held = open(milliseconds(0), limit);
-  const auto& held_client = held.first;
-  const auto& held_server = held.second;
-  std::string held_got;
-  std::error_code held_error;
-  read_views(held_server, held_got, 1, held_error);
-  held_client->async_write(asio::buffer(hello), net::ws::Opcode::binary, true, [](std::error_code) {});
-  REQUIRE(run_until(io, [&] { return !held_got.empty() || bool(held_error); }));  // read once, then no more reads
-  CHECK_FALSE(run_until(io, [&] { return !held_server->is_open(); }, 3 * limit));
+  const auto held = open(milliseconds(0), 1);
+  held->client->async_write(asio::buffer(hello), net::ws::Opcode::binary, true, [](std::error_code) {});
+  REQUIRE(run_until(io, [&] { return !held->got.empty() || bool(held->error); }));  // read once, then no more reads
+  CHECK_FALSE(run_until(io, [&] { return !held->server->is_open(); }, 3 * limit));
 
-  for (auto& ws : {kept_client, kept_server, quiet_client, quiet_server, held_client, held_server}) ws->abort();
+  for (const auto* pair : {kept.get(), quiet.get(), held.get()}) {
+    pair->client->abort();
+    pair->server->abort();
+  }
   io.restart();
   io.run_for(std::chrono::seconds(1));
 }
